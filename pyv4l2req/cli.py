@@ -1,0 +1,167 @@
+"""``pyv4l2req-decode``: decode an H.264 file through a V4L2 stateless decoder.
+
+Exit codes (also in ``--help``):
+
+====  =====================================================================
+0     every frame decoded (corrupt frames flagged by the device are counted in the summary)
+1     decoding stopped on an error; every frame decoded before it was written
+2     usage error (bad option)
+3     input problem: missing/unreadable file, not H.264 (Annex B or MP4/MOV)
+4     unsupported stream (profile, FMO/ASO, bit depth, ...)
+5     no stateless decoder device for H.264
+6     permission denied on the device or the output
+====  =====================================================================
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import sys
+import time
+from typing import BinaryIO
+
+import click
+
+from .errors import BitstreamError, NoDeviceError, PyV4L2ReqError, UnsupportedStream, V4L2Error
+from .pipeline.frames import FrameWriter, format_from_extension
+
+EXIT_OK, EXIT_DECODE, EXIT_USAGE, EXIT_INPUT, EXIT_UNSUPPORTED, EXIT_NODEV, EXIT_PERM = range(7)
+
+_EPILOG = """\b
+Exit codes: 0 ok; 1 decode error (frames before it are written); 2 usage;
+3 input missing/not H.264; 4 unsupported stream; 5 no decoder device;
+6 permission denied.
+\b
+Examples:
+  pyv4l2req-decode clip.h264 -o out.nv12
+  pyv4l2req-decode movie.mp4 -o out.y4m --device /dev/video1
+  pyv4l2req-decode clip.264 -o out.yuv --format i420 --framemd5 frames.md5
+"""
+
+
+def _fail(code: int, message: str) -> "click.exceptions.Exit":
+    click.echo(f"pyv4l2req-decode: error: {message}", err=True)
+    return click.exceptions.Exit(code)
+
+
+@click.command(epilog=_EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, path_type=str))
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+              help="Output file ('-' for stdout). Omit to decode without writing (e.g. with --framemd5).")
+@click.option("--format", "fmt", type=click.Choice(["nv12", "i420", "y4m"]),
+              help="Output layout; default from the output extension (.nv12, .yuv/.i420, .y4m), else nv12.")
+@click.option("--device", default="auto", show_default=True,
+              help="'auto' (first hardware stateless H.264 decoder, else the emulated one), 'emulated', or a /dev/videoN path.")
+@click.option("--frames", "max_frames", type=click.IntRange(min=1), help="Stop after N output frames.")
+@click.option("--framemd5", type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+              help="Write one md5 per output frame (of the cropped picture in the output layout).")
+@click.option("--decode-mode", type=click.Choice(["auto", "frame", "slice"]), default="auto", show_default=True,
+              help="V4L2 decode mode (auto: what the device reports, frame-based preferred).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or notices; errors only.")
+def main(input_path: str, output: str | None, fmt: str | None, device: str, max_frames: int | None,
+         framemd5: str | None, decode_mode: str, quiet: bool) -> None:
+    """Decode an H.264 stream (Annex B .h264/.264/.jsv or MP4/MOV) to raw frames in display order."""
+    from .pipeline.decoder import Decoder, open_input  # deferred: keeps --help fast
+
+    if fmt is None:
+        fmt = (format_from_extension(output) if output and output != "-" else None) or "nv12"
+    try:
+        source = open_input(input_path)
+    except FileNotFoundError:
+        raise _fail(EXIT_INPUT, f"{input_path}: no such file")
+    except PermissionError:
+        raise _fail(EXIT_PERM, f"{input_path}: permission denied")
+    except IsADirectoryError:
+        raise _fail(EXIT_INPUT, f"{input_path}: is a directory")
+    except BitstreamError as e:
+        raise _fail(EXIT_INPUT, f"{input_path}: {e}")
+
+    out: BinaryIO | None = None
+    md5_out = None
+    try:
+        if output:
+            out = sys.stdout.buffer if output == "-" else open(output, "wb")
+        if framemd5:
+            md5_out = sys.stdout if framemd5 == "-" else open(framemd5, "w")
+    except PermissionError as e:
+        raise _fail(EXIT_PERM, f"{e.filename}: permission denied")
+    except OSError as e:
+        raise _fail(EXIT_INPUT, f"{e.filename}: {e.strerror}")
+
+    writer = FrameWriter(out, fmt) if out is not None else None
+    show_progress = not quiet and sys.stderr.isatty()
+    frames = corrupt = 0
+    code = EXIT_OK
+    t0 = time.perf_counter()
+    dec = None
+    try:
+        dec = Decoder(device=device, decode_mode=decode_mode)
+        if not quiet and dec.device_notice:
+            click.echo(f"pyv4l2req-decode: {dec.device_notice}", err=True)
+        with click.progressbar(length=source.size, label="decoding", file=sys.stderr,
+                               show_eta=True, show_pos=False) if show_progress else _NullBar() as bar:
+            for frame in dec.decode(source, progress=bar.update):
+                if writer is not None:
+                    data = writer.write(frame)
+                else:
+                    data = frame.to_bytes("nv12" if fmt == "nv12" else "i420")
+                if md5_out is not None:
+                    md5_out.write(f"{hashlib.md5(data).hexdigest()}\n")
+                frames += 1
+                corrupt += frame.corrupt
+                if max_frames is not None and frames >= max_frames:
+                    break
+    except NoDeviceError as e:
+        code = EXIT_NODEV
+        click.echo(f"pyv4l2req-decode: error: {e}", err=True)
+    except UnsupportedStream as e:
+        code = EXIT_UNSUPPORTED
+        click.echo(f"pyv4l2req-decode: error: unsupported stream: {e}", err=True)
+    except BitstreamError as e:
+        code = EXIT_INPUT if frames == 0 else EXIT_DECODE
+        click.echo(f"pyv4l2req-decode: error: {input_path}: {e}", err=True)
+    except V4L2Error as e:
+        code = EXIT_PERM if e.errno in (errno.EACCES, errno.EPERM) else EXIT_DECODE
+        click.echo(f"pyv4l2req-decode: error: {e}", err=True)
+    except PyV4L2ReqError as e:
+        code = EXIT_DECODE
+        click.echo(f"pyv4l2req-decode: error: {e}", err=True)
+    except KeyboardInterrupt:
+        code = EXIT_DECODE
+        click.echo("pyv4l2req-decode: interrupted", err=True)
+    finally:
+        if dec is not None:
+            dec.close()
+        if out is not None and out is not sys.stdout.buffer:
+            out.close()
+        if md5_out is not None and md5_out is not sys.stdout:
+            md5_out.close()
+        source.close()
+    elapsed = time.perf_counter() - t0
+    if not quiet or code:
+        fps = frames / elapsed if elapsed > 0 else 0.0
+        summary = f"{frames} frames, {fps:.1f} fps, {corrupt} corrupt"
+        if dec is not None and dec.device_name:
+            summary += f", device {dec.device_name}"
+        if code:
+            summary += f" (stopped: exit {code})"
+        click.echo(f"pyv4l2req-decode: {summary}", err=True)
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+class _NullBar:
+    def __enter__(self) -> "_NullBar":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: int) -> None:
+        return None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

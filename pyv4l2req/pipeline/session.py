@@ -1,0 +1,334 @@
+"""Device session: one stateless decoder, its queues, requests and CAPTURE-buffer bookkeeping.
+
+The role of GStreamer's ``gstv4l2decoder.c``: everything that touches the device for a decode,
+independent of how the codec turned syntax into controls. Responsibilities:
+
+- open the device chosen by the user (``auto`` / ``emulated`` / a ``/dev/videoN`` path);
+- (re)configure on a new sequence: OUTPUT format first, decode mode and start code, the SPS
+  control (drivers pick CAPTURE formats from it), CAPTURE format (linear NV12 preferred, tiled
+  formats detiled on the CPU), buffer pools sized from the stream, STREAMON;
+- submit pictures as media requests (several in flight), reap completed requests, keep the
+  CAPTURE buffer of each decoded picture until the codec layer releases it;
+- turn a decoded CAPTURE buffer into a :class:`Frame` (copy), with error propagation.
+"""
+
+from __future__ import annotations
+
+import collections
+import errno
+import time
+from dataclasses import dataclass
+
+from ..codec.h264 import decoder as h264dec
+from ..errors import DecodeError, NoDeviceError, RequestError, UnsupportedStream, V4L2Error
+from ..kernel.backend import Backend, OSBackend
+from ..uapi import controls as C
+from ..uapi import h264 as uh264
+from ..uapi import videodev2 as v
+from ..v4l2.device import VideoDevice
+from ..v4l2.discover import DecoderInfo, discover
+from ..v4l2.media import MediaDevice
+from ..v4l2.queue import Queue
+from ..v4l2.request import RequestPool
+from .frames import SUPPORTED_CAPTURE_FORMATS, Crop, Frame, capture_to_frame
+
+ANNEXB_START = b"\x00\x00\x01"
+EXTRA_CAPTURE = 2  # frames held by us while being copied out / display slack
+
+
+def open_device(device: str, *, backend: Backend | None = None, decode_mode: str = "auto",
+                in_flight: int = 4, timeout_s: float = 10.0) -> "DeviceSession":
+    """Find and open the decoder named by *device* (see :class:`pyv4l2req.Decoder`)."""
+    notice = None
+    if device == "emulated":
+        from ..emulated import EmulatedBackend
+
+        backend = backend or EmulatedBackend()
+        infos = [i for i in discover(backend) if "h264" in i.codecs]
+    elif device == "auto":
+        be = backend or OSBackend()
+        infos = [i for i in discover(be) if "h264" in i.codecs]
+        backend = be
+        if not infos and backend is not None and getattr(backend, "name", "") == "os":
+            from ..emulated import EmulatedBackend
+
+            backend = EmulatedBackend()
+            infos = [i for i in discover(backend) if "h264" in i.codecs]
+            notice = "no hardware stateless H.264 decoder found; using the emulated device (pixels by FFmpeg)"
+    else:
+        backend = backend or OSBackend()
+        if backend.device_number(device) is None and getattr(backend, "name", "") == "os":
+            import os
+
+            if not os.path.exists(device):
+                raise NoDeviceError(f"{device}: no such device node")
+        found = discover(backend)
+        infos = [i for i in found if i.video_path == device]
+        if not infos:
+            listing = ", ".join(f"{i.video_path} ({i.driver}: {', '.join(i.codecs)})" for i in found) or "none"
+            raise NoDeviceError(f"{device} is not a stateless decoder (stateless decoders found: {listing})")
+        if "h264" not in infos[0].codecs:
+            raise NoDeviceError(f"{device} ({infos[0].driver}) does not decode H.264 (it does {', '.join(infos[0].codecs)})")
+    if not infos:
+        raise NoDeviceError("no stateless H.264 decoder found (looked through every /dev/media* topology)")
+    return DeviceSession(backend, infos[0], decode_mode=decode_mode, in_flight=in_flight,
+                         timeout_s=timeout_s, notice=notice)
+
+
+@dataclass(slots=True)
+class _Job:
+    slot: object
+    out_index: int
+    timestamp_ns: int
+    holds: bool  # the CAPTURE buffer stays with the device after this request
+
+
+class DeviceSession:
+    """Device, queues and requests of one decode (see module docstring)."""
+
+    def __init__(self, backend: Backend, info: DecoderInfo, *, decode_mode: str, in_flight: int,
+                 timeout_s: float, notice: str | None = None) -> None:
+        self.backend = backend
+        self.info = info
+        self.notice = notice
+        self.name = f"{info.video_path} ({info.driver})"
+        self.in_flight = max(1, in_flight)
+        self.timeout_s = timeout_s
+        self.dev = VideoDevice(backend, info.video_path)
+        self.media = MediaDevice(backend, info.media_path)
+        mp = self.dev.is_multiplanar
+        self.out_type = v.V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE if mp else v.V4L2_BUF_TYPE_VIDEO_OUTPUT
+        self.cap_type = v.V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE if mp else v.V4L2_BUF_TYPE_VIDEO_CAPTURE
+        self.frame_based, self.annexb = self._choose_modes(decode_mode)
+        self.out_q: Queue | None = None
+        self.cap_q: Queue | None = None
+        self.pool: RequestPool | None = None
+        self.configured = False
+        self._pending_seq: h264dec.SequenceStart | None = None
+        self._seq: h264dec.SequenceStart | None = None
+        self._free_out: list[int] = []
+        self._jobs: collections.deque[_Job] = collections.deque()
+        self._decoded: dict[int, tuple[int, bool]] = {}  # ts -> (capture index, error)
+        self._release_pending: set[int] = set()
+        self._corrupt: set[int] = set()
+        self._refs: dict[int, tuple[int, ...]] = {}
+        self._cap_queued = 0
+        self.cap_format = None
+
+    # -- modes ---------------------------------------------------------------------------
+    def _choose_modes(self, decode_mode: str) -> tuple[bool, bool]:
+        modes = self.dev.menu_values(C.V4L2_CID_STATELESS_H264_DECODE_MODE)
+        current = self.dev.get_control(C.V4L2_CID_STATELESS_H264_DECODE_MODE)
+        want = {"frame": C.V4L2_STATELESS_H264_DECODE_MODE_FRAME_BASED,
+                "slice": C.V4L2_STATELESS_H264_DECODE_MODE_SLICE_BASED}.get(decode_mode, current)
+        if want not in modes:
+            raise UnsupportedStream(f"{self.name} does not support {decode_mode}-based decoding")
+        codes = self.dev.menu_values(C.V4L2_CID_STATELESS_H264_START_CODE)
+        sc = self.dev.get_control(C.V4L2_CID_STATELESS_H264_START_CODE)
+        if want == C.V4L2_STATELESS_H264_DECODE_MODE_FRAME_BASED and C.V4L2_STATELESS_H264_START_CODE_ANNEX_B in codes:
+            sc = C.V4L2_STATELESS_H264_START_CODE_ANNEX_B  # slices of a frame need delimiters
+        self.dev.set_controls([(C.V4L2_CID_STATELESS_H264_DECODE_MODE, want),
+                               (C.V4L2_CID_STATELESS_H264_START_CODE, sc)])
+        return want == C.V4L2_STATELESS_H264_DECODE_MODE_FRAME_BASED, sc == C.V4L2_STATELESS_H264_START_CODE_ANNEX_B
+
+    # -- configuration ---------------------------------------------------------------------
+    def configure(self, seq: "h264dec.SequenceStart") -> None:
+        """A new sequence starts; the device is set up at its first picture (needs the SPS)."""
+        self._pending_seq = seq
+
+    def _setup(self, seq: "h264dec.SequenceStart", sps_payload: bytes) -> None:
+        if self.configured:
+            self.drain()
+            self._teardown()
+        dev = self.dev
+        w, h = seq.coded_width, seq.coded_height
+        dev.s_fmt(self.out_type, v.V4L2_PIX_FMT_H264_SLICE, w, h, sizeimage=max(w * h * 3 // 4, 256 * 1024))
+        dev.set_controls([(C.V4L2_CID_STATELESS_H264_SPS, sps_payload)])
+        offered = [f.pixelformat for f in dev.enum_formats(self.cap_type)]
+        choice = next((f for f in SUPPORTED_CAPTURE_FORMATS if f in offered), None)
+        if choice is None:
+            raise UnsupportedStream(
+                f"{self.name} offers no CAPTURE format we can read for this stream "
+                f"(offered: {', '.join(v_fourcc(f) for f in offered) or 'none'})")
+        self.cap_format = dev.s_fmt(self.cap_type, choice, w, h)
+        if self.cap_format.width < w or self.cap_format.height < h:
+            raise UnsupportedStream(f"{self.name} cannot decode {w}x{h} (CAPTURE format is "
+                                    f"{self.cap_format.width}x{self.cap_format.height})")
+        self.out_q = Queue(dev, self.out_type)
+        self.out_q.setup(self.in_flight)
+        n_cap = seq.dpb_size + self.in_flight + EXTRA_CAPTURE
+        self.cap_q = Queue(dev, self.cap_type)
+        self.cap_q.setup(n_cap)
+        self.pool = RequestPool(self.media, min(self.in_flight, len(self.out_q.buffers)))
+        self._free_out = list(range(len(self.out_q.buffers)))
+        self.out_q.streamon()
+        self.cap_q.streamon()
+        for i in range(len(self.cap_q.buffers)):
+            self.cap_q.qbuf(i)
+        self._cap_queued = len(self.cap_q.buffers)
+        self._seq = seq
+        self.configured = True
+
+    def _teardown(self) -> None:
+        for q in (self.out_q, self.cap_q):
+            if q is not None:
+                q.streamoff()
+                q.free()
+        if self.pool is not None:
+            self.pool.close()
+        self.out_q = self.cap_q = None
+        self.pool = None
+        self._decoded.clear()
+        self._release_pending.clear()
+        self._refs.clear()
+        self.configured = False
+
+    # -- decoding ------------------------------------------------------------------------
+    def submit(self, pic: "h264dec.PictureDecode") -> int:
+        """Queue the requests of one picture; returns how many were queued."""
+        ctrl = pic.controls
+        sps = uh264.pack(uh264.v4l2_ctrl_h264_sps, ctrl["sps"])
+        if self._pending_seq is not None:
+            self._setup(self._pending_seq, sps)
+            self._pending_seq = None
+        if not self.configured:
+            raise DecodeError("picture before any sequence start")
+        common = [
+            (C.V4L2_CID_STATELESS_H264_SPS, sps),
+            (C.V4L2_CID_STATELESS_H264_PPS, uh264.pack(uh264.v4l2_ctrl_h264_pps, ctrl["pps"])),
+            (C.V4L2_CID_STATELESS_H264_DECODE_PARAMS, uh264.pack(uh264.v4l2_ctrl_h264_decode_params, ctrl["decode_params"])),
+        ]
+        if ctrl.get("scaling_matrix") is not None:
+            common.append((C.V4L2_CID_STATELESS_H264_SCALING_MATRIX,
+                           uh264.pack(uh264.v4l2_ctrl_h264_scaling_matrix, ctrl["scaling_matrix"])))
+        self._refs[pic.timestamp_ns] = tuple(pic.reference_timestamps)
+        hold_picture = bool(pic.is_first_field) and self.dev.supports_hold
+        prefix = ANNEXB_START if self.annexb else b""
+        if self.frame_based:
+            data = b"".join(prefix + s.nal for s in pic.slices)
+            self._queue_job(data, common, pic.timestamp_ns, hold_picture)
+            return 1
+        last = len(pic.slices) - 1
+        for i, s in enumerate(pic.slices):
+            ctrls = common + [(C.V4L2_CID_STATELESS_H264_SLICE_PARAMS,
+                               uh264.pack(uh264.v4l2_ctrl_h264_slice_params, s.slice_params))]
+            if s.pred_weights is not None:
+                ctrls.append((C.V4L2_CID_STATELESS_H264_PRED_WEIGHTS,
+                              uh264.pack(uh264.v4l2_ctrl_h264_pred_weights, s.pred_weights)))
+            self._queue_job(prefix + s.nal, ctrls, pic.timestamp_ns, hold_picture or i < last)
+        return len(pic.slices)
+
+    def _queue_job(self, data: bytes, ctrls: list, ts: int, holds: bool) -> None:
+        assert self.out_q is not None and self.pool is not None
+        while not self._free_out or self.pool.available == 0:
+            self._reap_one()
+        if self._cap_queued == 0 and not any(not j.holds for j in self._jobs):
+            raise DecodeError(f"no free CAPTURE buffer ({len(self.cap_q.buffers)} allocated, all held)")
+        idx = self._free_out.pop()
+        buf = self.out_q.buffers[idx]
+        if len(data) > buf.length:
+            self._free_out.append(idx)
+            raise DecodeError(f"a {len(data)}-byte picture does not fit the {buf.length}-byte OUTPUT buffer")
+        buf.write(data)
+        slot = self.pool.acquire()
+        try:
+            self.dev.set_controls(ctrls, request=slot.request)
+            self.out_q.qbuf(idx, bytesused=len(data), timestamp_ns=ts, request=slot.request,
+                            flags=v.V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF if holds else 0)
+            slot.request.queue()
+        except V4L2Error as e:
+            self.pool.release(slot)
+            self._free_out.append(idx)
+            raise DecodeError(f"queueing the request for picture ts={ts} failed: {e}") from e
+        self._jobs.append(_Job(slot, idx, ts, holds))
+
+    def _reap_one(self) -> None:
+        """Wait for the oldest request and dequeue what it finished."""
+        assert self.out_q is not None and self.cap_q is not None and self.pool is not None
+        if not self._jobs:
+            raise DecodeError("internal: waiting with no request in flight")
+        job = self._jobs.popleft()
+        try:
+            job.slot.request.wait(self.timeout_s)
+        except RequestError:
+            self.pool.discard(job.slot)  # its OUTPUT buffer is in an unknown state
+            raise
+        done = self.out_q.dqbuf()
+        if done is None:
+            self.pool.discard(job.slot)
+            raise DecodeError(f"request for ts={job.timestamp_ns} completed but no OUTPUT buffer came back")
+        self._free_out.append(done.index)
+        self.pool.release(job.slot)
+        if job.holds:
+            return
+        # The CAPTURE buffer of this picture (and any held one before it) comes back now.
+        deadline = time.monotonic() + self.timeout_s
+        while job.timestamp_ns not in self._decoded:
+            cap = self.cap_q.dqbuf()
+            if cap is None:
+                if time.monotonic() > deadline:
+                    raise DecodeError(f"CAPTURE buffer for ts={job.timestamp_ns} never came back")
+                self.backend.poll([(self.dev.fd, 0x001)], 10)
+                continue
+            self._cap_queued -= 1
+            self._decoded[cap.timestamp_ns] = (cap.index, cap.error)
+            if cap.timestamp_ns in self._release_pending:
+                self._release_pending.discard(cap.timestamp_ns)
+                self.release(cap.timestamp_ns)
+
+    def is_decoded(self, ts: int) -> bool:
+        return ts in self._decoded
+
+    def drain(self) -> None:
+        """Wait until every queued request has completed."""
+        while self._jobs:
+            self._reap_one()
+
+    def frame(self, ts: int, crop) -> Frame:
+        """Copy the decoded picture *ts* out of its CAPTURE buffer."""
+        while ts not in self._decoded:
+            if not self._jobs:
+                raise DecodeError(f"internal: picture ts={ts} was never submitted")
+            self._reap_one()
+        assert self.cap_q is not None and self.cap_format is not None
+        index, error = self._decoded[ts]
+        corrupt = error or any(r in self._corrupt for r in self._refs.get(ts, ()))
+        if corrupt:
+            self._corrupt.add(ts)
+        fmt = self.cap_format
+        buf = self.cap_q.buffers[index]
+        frame = capture_to_frame(buf.planes, fmt.pixelformat, fmt.width, fmt.height, fmt.bytesperline,
+                                 Crop(crop.left, crop.top, crop.width, crop.height))
+        frame.timestamp_ns = ts
+        frame.corrupt = corrupt
+        return frame
+
+    def release(self, ts: int) -> None:
+        """The codec no longer needs picture *ts*: give its CAPTURE buffer back."""
+        entry = self._decoded.pop(ts, None)
+        if entry is None:
+            self._release_pending.add(ts)
+            return
+        self._refs.pop(ts, None)
+        self._corrupt.discard(ts)
+        assert self.cap_q is not None
+        self.cap_q.qbuf(entry[0])
+        self._cap_queued += 1
+
+    def close(self) -> None:
+        try:
+            if self.configured:
+                try:
+                    self.drain()
+                except (DecodeError, RequestError, V4L2Error):
+                    pass
+                self._teardown()
+        finally:
+            self.dev.close()
+            self.media.close()
+
+
+def v_fourcc(code: int) -> str:
+    from ..uapi.ioc import fourcc_str
+
+    return fourcc_str(code)
