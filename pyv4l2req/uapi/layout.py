@@ -1,0 +1,339 @@
+"""Layouts of the uapi structs: compiled fast paths and field offsets.
+
+Two jobs, both driven by the one declaration of each struct (no second copy of any layout):
+
+- :class:`FastStruct` flattens a ``construct`` ``Struct`` (the H.264 / FWHT control structs of
+  ``h264.py`` and ``fwht.py``) into a single :class:`struct.Struct` format and generates plain
+  Python ``pack``/``unpack`` functions for it, so a control value dict becomes bytes in a few
+  microseconds instead of going through construct's interpreter (``construct``'s own ``build``
+  stays the reference: tests compare both on random values).
+- :func:`layout_lines` lists ``<c_struct>.<member path> <offset> <size>`` and
+  ``<c_struct> sizeof <n>`` for every ctypes struct of ``videodev2.py``/``media.py`` and every
+  construct struct, with C names and C member paths (what ``offsetof`` accepts), so that
+  ``tests/test_uapi_layout.py`` can check each line against the kernel headers with gcc.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct as _struct
+from typing import Any, Callable, Iterator
+
+import construct as _c
+
+# ================================================================ construct -> struct.Struct
+
+
+def _is_scalar(con: Any) -> bool:
+    return isinstance(con, _c.FormatField)
+
+
+def _fields(con: Any) -> list[tuple[str, Any]]:
+    """(name, subconstruct) of a construct Struct, in declaration order."""
+    out = []
+    for sc in con.subcons:
+        if not isinstance(sc, _c.Renamed) or not sc.name:
+            raise TypeError(f"unnamed member {sc!r}: every member of a uapi struct needs its C name")
+        out.append((sc.name, sc.subcon))
+    return out
+
+
+def _format(con: Any, order: list[str]) -> tuple[str, int]:
+    """(struct format without byte-order prefix, number of flat values) of a construct."""
+    if _is_scalar(con):
+        order.append(con.fmtstr[0])
+        return con.fmtstr[1:], 1
+    if isinstance(con, _c.Array):
+        if _is_scalar(con.subcon):
+            order.append(con.subcon.fmtstr[0])
+            return f"{con.count}{con.subcon.fmtstr[1:]}", con.count
+        fmt, n = _format(con.subcon, order)
+        return fmt * con.count, n * con.count
+    if isinstance(con, _c.Struct):
+        parts, total = [], 0
+        for _name, sub in _fields(con):
+            fmt, n = _format(sub, order)
+            parts.append(fmt)
+            total += n
+        return "".join(parts), total
+    raise TypeError(f"unsupported construct {type(con).__name__} in a uapi struct")
+
+
+def _default(con: Any) -> Any:
+    if _is_scalar(con):
+        return 0
+    if isinstance(con, _c.Array):
+        return [_default(con.subcon) for _ in range(con.count)]
+    return {name: _default(sub) for name, sub in _fields(con)}
+
+
+def complete(con: Any, values: Any) -> Any:
+    """*values* with every missing key set to 0 and short lists zero-padded (construct-buildable)."""
+    if _is_scalar(con):
+        return 0 if values is None else values
+    if isinstance(con, _c.Array):
+        values = list(values or ())
+        if len(values) > con.count:
+            raise ValueError(f"{len(values)} elements for an array of {con.count}")
+        return [complete(con.subcon, v) for v in values] + [
+            _default(con.subcon) for _ in range(con.count - len(values))
+        ]
+    values = values or {}
+    unknown = set(values) - {name for name, _ in _fields(con)}
+    if unknown:
+        raise KeyError(f"unknown field(s) {sorted(unknown)}")
+    return {name: complete(sub, values.get(name)) for name, sub in _fields(con)}
+
+
+class _Gen:
+    """Source generator for the pack/unpack functions of one struct."""
+
+    def __init__(self, cname: str) -> None:
+        self.cname = cname
+        self.lines: list[str] = []
+        self.n = 0
+
+    def var(self, prefix: str) -> str:
+        self.n += 1
+        return f"{prefix}{self.n}"
+
+    # ---- pack: append every flat value to list ``o`` (ap = o.append, ex = o.extend)
+    def pack_value(self, con: Any, var: str, path: str, ind: str) -> None:
+        L = self.lines
+        if _is_scalar(con):
+            L.append(f"{ind}ap({var})")
+        elif isinstance(con, _c.Array):
+            n = con.count
+            k = self.var("n")
+            L.append(f"{ind}{k} = len({var})")
+            L.append(f"{ind}if {k} > {n}: _too_long({path!r}, {k}, {n})")
+            if _is_scalar(con.subcon):
+                L.append(f"{ind}ex({var})")
+                L.append(f"{ind}if {k} < {n}: ex(_Z[:{n} - {k}])")
+                L[-4:] = [  # absent array (the common case for reserved[]): one extend of zeros
+                    f"{ind}if not {var}: ex(_Z[:{n}])",
+                    f"{ind}else:",
+                    *("    " + line for line in L[-4:]),
+                ]
+            else:
+                # the given elements, then zeros for the missing ones in one slice
+                _fmt, per = _format(con.subcon, [])
+                e = self.var("e")
+                L.append(f"{ind}for {e} in {var}:")
+                self.pack_value(con.subcon, e, path + "[]", ind + "    ")
+                L.append(f"{ind}if {k} < {n}: ex(_Z[:({n} - {k}) * {per}])")
+        else:
+            g = self.var("g")
+            L.append(f"{ind}{g} = {var}.get")
+            run: list[str] = []  # consecutive scalar members: one extend of a tuple
+
+            def flush() -> None:
+                if run:
+                    L.append(f"{ind}ex(({', '.join(run)},))")
+                    run.clear()
+
+            for name, sub in _fields(con):
+                if _is_scalar(sub):
+                    run.append(f"{g}({name!r}, 0)")
+                    continue
+                flush()
+                x = self.var("x")
+                empty = "{}" if isinstance(sub, _c.Struct) else "()"
+                L.append(f"{ind}{x} = {g}({name!r}) or {empty}")
+                self.pack_value(sub, x, f"{path}.{name}", ind)
+            flush()
+
+    # ---- unpack: an expression over tuple ``t`` starting at flat index expression ``off``
+    def unpack_expr(self, con: Any, off: str) -> tuple[str, int]:
+        _fmt, count = _format(con, [])
+        if _is_scalar(con):
+            return f"t[{off}]", 1
+        if isinstance(con, _c.Array):
+            if _is_scalar(con.subcon):
+                return f"list(t[{off}:{off}+{con.count}])", con.count
+            o = self.var("o")
+            inner, step = self.unpack_expr(con.subcon, o)
+            return f"[{inner} for {o} in range({off}, {off}+{step * con.count}, {step})]", count
+        items, pos = [], 0
+        for name, sub in _fields(con):
+            expr, n = self.unpack_expr(sub, f"{off}+{pos}" if pos else off)
+            items.append(f"{name!r}: {expr}")
+            pos += n
+        return "{" + ", ".join(items) + "}", count
+
+
+def _too_long(path: str, got: int, n: int) -> None:
+    raise ValueError(f"{path}: {got} elements for an array of {n}")
+
+
+class FastStruct:
+    """A construct ``Struct`` compiled to one :class:`struct.Struct` plus generated pack/unpack.
+
+    ``pack(values)``: dict keyed by C field names (nested dicts / lists), missing keys are 0,
+    short lists are zero-padded, too long lists raise ``ValueError``.
+    ``unpack(data)``: the full dict.
+    """
+
+    def __init__(self, con: Any, cname: str) -> None:
+        order: list[str] = []
+        fmt, count = _format(con, order)
+        if len(set(order)) > 1:
+            raise TypeError(f"{cname}: mixed byte orders {set(order)}")
+        self.construct = con
+        self.cname = cname
+        self.struct = _struct.Struct((order[0] if order else "<") + fmt)
+        self.size = self.struct.size
+        self.count = count
+        if self.size != con.sizeof():
+            raise AssertionError(f"{cname}: struct size {self.size} != construct size {con.sizeof()}")
+
+        g = _Gen(cname)
+        g.lines += ["def pack(v):", "    o = []", "    ap = o.append", "    ex = o.extend"]
+        g.pack_value(con, "v", cname, "    ")
+        g.lines += ["    try:", "        return _pack(*o)", "    except _error as exc:", "        _fail(v, exc)"]
+        expr, _n = g.unpack_expr(con, "0")
+        g.lines += [
+            "def unpack(data):",
+            f"    if len(data) != {self.size}:",
+            f"        raise ValueError(f'{cname}: {{len(data)}} bytes, expected {self.size}')",
+            "    t = _unpack(data)",
+            f"    return {expr}",
+        ]
+        self.source = "\n".join(g.lines)
+        ns: dict[str, Any] = {
+            "_pack": self.struct.pack,
+            "_unpack": self.struct.unpack,
+            "_error": _struct.error,
+            "_Z": (0,) * 65536,
+            "_too_long": _too_long,
+            "_fail": self._fail,
+        }
+        exec(compile(self.source, f"<pack {cname}>", "exec"), ns)  # noqa: S102 - generated above
+        self.pack: Callable[[dict], bytes] = ns["pack"]
+        self.unpack: Callable[[bytes], dict] = ns["unpack"]
+
+    def _fail(self, values: dict, exc: Exception) -> None:
+        """Turn struct.error into a message naming the field (slow path, errors only)."""
+        try:
+            self.construct.build(complete(self.construct, values))
+        except Exception as e:  # construct names the path of the failing field
+            raise ValueError(f"{self.cname}: {e}") from None
+        raise ValueError(f"{self.cname}: {exc}") from None
+
+    def build_reference(self, values: dict) -> bytes:
+        """construct's own ``build`` of *values* (missing keys 0): the reference for tests."""
+        return self.construct.build(complete(self.construct, values))
+
+
+# ====================================================================== field layouts
+
+
+def construct_layout(cname: str, con: Any) -> Iterator[tuple[str, int, int]]:
+    """(member, offset, size) of each member of a construct struct (no alignment: uapi structs
+    carry explicit reserved members, and the gcc test proves there is no hidden padding)."""
+    off = 0
+    for name, sub in _fields(con):
+        size = sub.sizeof()
+        yield name, off, size
+        off += size
+
+
+def _ctypes_members(cls: type, prefix: str, base: int) -> Iterator[tuple[str, int, int]]:
+    anonymous = set(getattr(cls, "_anonymous_", ()))
+    for fname, ftype, *_bits in cls._fields_:
+        desc = getattr(cls, fname)
+        off = base + desc.offset
+        helper = isinstance(ftype, type) and issubclass(ftype, (ctypes.Structure, ctypes.Union)) and ftype.__name__.startswith("_")
+        if fname in anonymous:
+            # C anonymous struct/union: its members are named directly in the parent.
+            yield from _ctypes_members(ftype, prefix, off)
+            continue
+        if fname.startswith("_"):
+            continue  # Python-only member (alignment helper): no C counterpart
+        path = prefix + fname
+        yield path, off, desc.size
+        if helper:
+            # A named member whose type is an unnamed C struct/union: list its members too.
+            yield from _ctypes_members(ftype, path + ".", off)
+
+
+#: ctypes classes whose C name differs from the class name.
+_C_NAMES = {"v4l2_timeval": "timeval", "v4l2_timespec": "timespec"}
+
+
+def ctypes_structs() -> dict[str, type]:
+    """C name -> ctypes class of every public struct in videodev2.py and media.py."""
+    from . import media, videodev2
+
+    out: dict[str, type] = {}
+    for mod in (videodev2, media):
+        for name, obj in vars(mod).items():
+            if (
+                isinstance(obj, type)
+                and issubclass(obj, (ctypes.Structure, ctypes.Union))
+                and obj.__module__ == mod.__name__
+                and not name.startswith("_")
+            ):
+                out[_C_NAMES.get(name, name)] = obj
+    return out
+
+
+def construct_structs() -> dict[str, Any]:
+    """C name -> construct Struct of every kernel uapi struct in h264.py and fwht.py."""
+    from . import fwht, h264
+
+    return {**h264.C_STRUCTS, **fwht.C_STRUCTS}
+
+
+def layout_lines() -> list[str]:
+    """The ``--layout`` listing: member lines then a sizeof line for each struct, sorted by name."""
+    lines: list[str] = []
+    for cname, cls in sorted(ctypes_structs().items()):
+        for path, off, size in _ctypes_members(cls, "", 0):
+            lines.append(f"{cname}.{path} {off} {size}")
+        lines.append(f"{cname} sizeof {ctypes.sizeof(cls)}")
+    for cname, con in sorted(construct_structs().items()):
+        for path, off, size in construct_layout(cname, con):
+            lines.append(f"{cname}.{path} {off} {size}")
+        lines.append(f"{cname} sizeof {con.sizeof()}")
+    return lines
+
+
+# ============================================================ pack / unpack by struct
+
+_FAST: dict[int, FastStruct] = {}
+_KEEP: list[Any] = []  # the registered structs, so that their ids stay unique
+
+
+def register(structs: dict[str, Any]) -> None:
+    """Compile the fast path of each ``{c_name: construct struct}`` once."""
+    for cname, con in structs.items():
+        if id(con) not in _FAST:
+            _FAST[id(con)] = FastStruct(con, cname)
+            _KEEP.append(con)
+
+
+def fast(struct: Any) -> FastStruct:
+    """The compiled fast path of a construct struct (compiled on first use if unregistered)."""
+    f = _FAST.get(id(struct))
+    if f is None:
+        register({"struct": struct})
+        f = _FAST[id(struct)]
+    return f
+
+
+def pack(struct: Any, values: dict) -> bytes:
+    """Bytes of a construct uapi struct from a dict keyed by C member names.
+
+    Missing keys are 0, short lists are zero-padded (nested dicts for nested structs, lists of
+    lists for 2-D arrays); a too long list or an out-of-range value raises ``ValueError`` naming
+    the struct and field.
+    """
+    f = _FAST.get(id(struct)) or fast(struct)
+    return f.pack(values)
+
+
+def unpack(struct: Any, data: bytes) -> dict:
+    """The full dict (nested dicts and lists) of a construct uapi struct from ``sizeof`` bytes."""
+    f = _FAST.get(id(struct)) or fast(struct)
+    return f.unpack(data)

@@ -1,0 +1,162 @@
+"""pyv4l2req.uapi.h264 / fwht: the compiled pack/unpack fast path against construct's own build/parse.
+
+Offsets and sizes against the C headers are checked by tests/test_uapi_layout.py (gcc); here the
+oracle is the construct library interpreting the same declarations.
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+
+import construct
+import pytest
+
+from pyv4l2req.uapi import fwht, h264, layout
+
+ALL = {**h264.C_STRUCTS, **fwht.C_STRUCTS, **fwht.OTHER_STRUCTS}
+
+SIZES = {
+    "v4l2_ctrl_h264_sps": 1048,
+    "v4l2_ctrl_h264_pps": 12,
+    "v4l2_ctrl_h264_scaling_matrix": 480,
+    "v4l2_h264_weight_factors": 384,
+    "v4l2_ctrl_h264_pred_weights": 772,
+    "v4l2_h264_reference": 2,
+    "v4l2_ctrl_h264_slice_params": 152,
+    "v4l2_h264_dpb_entry": 32,
+    "v4l2_ctrl_h264_decode_params": 560,
+    "v4l2_ctrl_fwht_params": 40,
+    "fwht_cframe_hdr": 44,
+}
+
+_RANGES = {"B": (0, 255), "b": (-128, 127), "H": (0, 65535), "h": (-32768, 32767),
+           "I": (0, 2**32 - 1), "i": (-(2**31), 2**31 - 1), "L": (0, 2**32 - 1), "l": (-(2**31), 2**31 - 1),
+           "Q": (0, 2**64 - 1), "q": (-(2**63), 2**63 - 1)}
+
+
+def random_value(con, rng: random.Random, partial: bool = False):
+    """A random value dict/list for a construct; *partial* drops keys and shortens lists."""
+    if isinstance(con, construct.FormatField):
+        lo, hi = _RANGES[con.fmtstr[1]]
+        return rng.choice([lo, hi, 0, 1, rng.randint(lo, hi)])
+    if isinstance(con, construct.Array):
+        n = rng.randint(0, con.count) if partial else con.count
+        return [random_value(con.subcon, rng, partial) for _ in range(n)]
+    out = {}
+    for sc in con.subcons:
+        if partial and rng.random() < 0.3:
+            continue
+        out[sc.name] = random_value(sc.subcon, rng, partial)
+    return out
+
+
+def test_sizes_match_c() -> None:
+    for name, con in ALL.items():
+        assert con.sizeof() == SIZES[name], name
+        assert layout.fast(con).size == SIZES[name], name
+    assert set(ALL) == set(SIZES)
+
+
+def test_control_structs_map() -> None:
+    from pyv4l2req.uapi import controls as c
+
+    assert h264.CONTROL_STRUCTS[c.V4L2_CID_STATELESS_H264_SPS] is h264.v4l2_ctrl_h264_sps
+    assert h264.CONTROL_STRUCTS[c.V4L2_CID_STATELESS_H264_DECODE_PARAMS] is h264.v4l2_ctrl_h264_decode_params
+    assert len(h264.CONTROL_STRUCTS) == 6
+    assert fwht.CONTROL_STRUCTS[c.V4L2_CID_STATELESS_FWHT_PARAMS] is fwht.v4l2_ctrl_fwht_params
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_fast_pack_equals_construct_build_random(name: str) -> None:
+    con = ALL[name]
+    rng = random.Random(zlib.crc32(name.encode()))
+    for i in range(40):
+        v = random_value(con, rng, partial=bool(i % 2))
+        fast = h264.pack(con, v)
+        ref = con.build(layout.complete(con, v))
+        assert fast == ref, (name, i)
+        # unpack is the inverse, and agrees with construct's parse
+        back = h264.unpack(con, fast)
+        assert back == layout.complete(con, v)
+        parsed = con.parse(fast)
+        assert back == _plain(parsed)
+
+
+def _plain(obj):
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items() if not k.startswith("_")}
+    if isinstance(obj, list):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def test_known_bytes_decode_params() -> None:
+    """Hand-computed little-endian bytes at the documented C offsets."""
+    v = {
+        "dpb": [{}, {"reference_ts": 0x0102030405060708, "pic_num": 7, "frame_num": 9, "fields": 3,
+                     "top_field_order_cnt": -2, "bottom_field_order_cnt": 4, "flags": 0x3}],
+        "nal_ref_idc": 2,
+        "frame_num": 0x1234,
+        "top_field_order_cnt": -1,
+        "flags": h264.V4L2_H264_DECODE_PARAM_FLAG_IDR_PIC | h264.V4L2_H264_DECODE_PARAM_FLAG_PFRAME,
+    }
+    b = h264.pack(h264.v4l2_ctrl_h264_decode_params, v)
+    assert len(b) == 560
+    assert b[:32] == bytes(32)
+    assert b[32:40] == bytes([8, 7, 6, 5, 4, 3, 2, 1])
+    assert b[40:44] == (7).to_bytes(4, "little")
+    assert b[44:46] == (9).to_bytes(2, "little") and b[46] == 3
+    assert b[52:56] == (-2).to_bytes(4, "little", signed=True)
+    assert b[60:64] == (3).to_bytes(4, "little")
+    assert b[512:514] == b"\x02\x00" and b[514:516] == b"\x34\x12"
+    assert b[516:520] == b"\xff\xff\xff\xff"
+    assert b[556:560] == b"\x09\x00\x00\x00"
+
+
+def test_known_bytes_slice_and_sps() -> None:
+    sp = h264.pack(h264.v4l2_ctrl_h264_slice_params, {
+        "header_bit_size": 0x11, "slice_type": h264.V4L2_H264_SLICE_TYPE_B, "slice_qp_delta": -3,
+        "ref_pic_list0": [{"fields": 3, "index": 5}], "ref_pic_list1": [{}, {"fields": 1, "index": 2}],
+        "flags": h264.V4L2_H264_SLICE_FLAG_DIRECT_SPATIAL_MV_PRED})
+    assert sp[0] == 0x11 and sp[8] == 1 and sp[12] == 0xFD
+    assert sp[20:22] == b"\x03\x05" and sp[84:88] == b"\x00\x00\x01\x02" and sp[148] == 1
+    sps = h264.pack(h264.v4l2_ctrl_h264_sps, {"profile_idc": 100, "offset_for_ref_frame": [-1],
+                                              "pic_width_in_mbs_minus1": 119, "flags": 0x50})
+    assert sps[0] == 100 and sps[12:16] == b"\xff" * 4 and sps[16:20] == bytes(4)
+    assert sps[1040:1042] == (119).to_bytes(2, "little") and sps[1044:1048] == b"\x50\0\0\0"
+
+
+def test_fwht_header_big_endian() -> None:
+    b = fwht.pack(fwht.fwht_cframe_hdr, {"magic1": fwht.FWHT_MAGIC1, "magic2": fwht.FWHT_MAGIC2,
+                                         "version": 3, "width": 0x140, "size": 0x01020304})
+    assert b[:8] == b"OOOO\xff\xff\xff\xff" and b[8:12] == b"\0\0\0\x03" and b[12:16] == b"\0\0\x01\x40"
+    assert b[40:44] == b"\x01\x02\x03\x04"
+    p = fwht.pack(fwht.v4l2_ctrl_fwht_params, {"backward_ref_ts": 1, "version": fwht.V4L2_FWHT_VERSION})
+    assert p[:8] == b"\x01" + bytes(7) and p[8:12] == b"\x03\0\0\0"
+
+
+def test_errors_name_struct_and_field() -> None:
+    with pytest.raises(ValueError, match="ref_pic_list0"):
+        h264.pack(h264.v4l2_ctrl_h264_slice_params, {"ref_pic_list0": [{}] * 33})
+    with pytest.raises(ValueError, match="v4l2_ctrl_h264_pps"):
+        h264.pack(h264.v4l2_ctrl_h264_pps, {"pic_init_qp_minus26": 200})
+    with pytest.raises(ValueError, match="scaling_list_4x4"):
+        h264.pack(h264.v4l2_ctrl_h264_scaling_matrix, {"scaling_list_4x4": [[0] * 17]})
+    with pytest.raises(ValueError, match="560"):
+        h264.unpack(h264.v4l2_ctrl_h264_decode_params, bytes(559))
+
+
+def test_bytes_accepted_for_u8_arrays() -> None:
+    sm = {"scaling_list_4x4": [bytes(range(16))] * 6, "scaling_list_8x8": [bytes([16]) * 64] * 6}
+    b = h264.pack(h264.v4l2_ctrl_h264_scaling_matrix, sm)
+    assert b[:16] == bytes(range(16)) and b[96:] == bytes([16]) * 384
+
+
+def test_macros() -> None:
+    assert h264.V4L2_H264_SPS_HAS_CHROMA_FORMAT({"profile_idc": 100})
+    assert not h264.V4L2_H264_SPS_HAS_CHROMA_FORMAT({"profile_idc": 77})
+    pps = {"flags": h264.V4L2_H264_PPS_FLAG_WEIGHTED_PRED, "weighted_bipred_idc": 2}
+    assert h264.V4L2_H264_CTRL_PRED_WEIGHTS_REQUIRED(pps, {"slice_type": h264.V4L2_H264_SLICE_TYPE_P})
+    assert not h264.V4L2_H264_CTRL_PRED_WEIGHTS_REQUIRED(pps, {"slice_type": h264.V4L2_H264_SLICE_TYPE_B})
+    assert h264.V4L2_H264_REF_LIST_LEN == 32 and h264.V4L2_H264_NUM_DPB_ENTRIES == 16
