@@ -1,0 +1,317 @@
+"""V4L2 buffer queues: MMAP buffers (mapped once, kept mapped), QBUF/DQBUF, EXPBUF, streaming.
+
+:class:`Queue` handles one buffer type of a :class:`VideoDevice`, single-planar
+(``V4L2_BUF_TYPE_VIDEO_OUTPUT`` / ``_CAPTURE``) or multiplanar (``*_MPLANE``):
+
+- ``setup(count)``: ``VIDIOC_REQBUFS``, then ``VIDIOC_QUERYBUF`` and one ``mmap`` per plane;
+- ``qbuf``/``dqbuf`` with timestamps in ns (converted like the kernel's ``v4l2_timeval_to_ns``)
+  and an optional media request;
+- ``export(index, plane)``: ``VIDIOC_EXPBUF`` -> a DMA-BUF fd owned by the caller;
+- ``free()``: STREAMOFF if streaming, unmap every plane, ``VIDIOC_REQBUFS(0)``.
+
+For a resolution change tear both queues down (``free()``), set the OUTPUT format first, then
+the CAPTURE format, then ``setup`` and ``streamon`` again.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..errors import V4L2Error
+from ..kernel.backend import POLLERR, POLLIN, POLLOUT
+from ..uapi import videodev2 as v
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .device import VideoDevice
+    from .request import Request
+
+__all__ = ["Queue", "Buffer", "Dequeued", "ns_to_timeval", "timeval_to_ns",
+           "BUF_FREE", "BUF_QUEUED", "BUF_UNKNOWN"]
+
+NSEC_PER_SEC = 1_000_000_000
+NSEC_PER_USEC = 1_000
+_U64 = (1 << 64) - 1
+
+#: buffer states (``Buffer.state``)
+BUF_FREE = "free"  # owned by userspace
+BUF_QUEUED = "queued"  # owned by the driver (or bound to a request)
+BUF_UNKNOWN = "unknown"  # an ioctl on it failed midway; QUERYBUF (``Queue.refresh``) tells
+
+
+def timeval_to_ns(tv_sec: int, tv_usec: int) -> int:
+    """``v4l2_timeval_to_ns`` of videodev2.h: ``(__u64)tv_sec * 1000000000 + tv_usec * 1000``."""
+    return ((tv_sec & _U64) * NSEC_PER_SEC + tv_usec * NSEC_PER_USEC) & _U64
+
+
+def ns_to_timeval(ns: int) -> tuple[int, int]:
+    """The kernel's ``v4l2_buffer_set_timestamp`` (``ns_to_timespec64``, then ``tv_nsec / 1000``).
+
+    Sub-microsecond digits are dropped, so a timestamp survives the round trip through a
+    buffer only if it is a multiple of 1000 ns.
+    """
+    ns &= _U64
+    if ns >= 1 << 63:  # the kernel treats the u64 as s64 here
+        ns -= 1 << 64
+    sec, rem = divmod(ns, NSEC_PER_SEC)  # floor division: rem >= 0 as in ns_to_timespec64
+    return sec, rem // NSEC_PER_USEC
+
+
+@dataclass(slots=True)
+class Buffer:
+    """One buffer of a queue: its planes stay mapped until :meth:`Queue.free`."""
+
+    index: int
+    planes: list[memoryview]
+    length: int  # bytes of plane 0
+    state: str = BUF_FREE
+    plane_lengths: tuple[int, ...] = ()
+
+    def write(self, data: bytes | bytearray | memoryview, plane: int = 0) -> int:
+        """Copy *data* to the start of *plane*; returns its length."""
+        mv = self.planes[plane]
+        n = len(data)
+        if n > len(mv):
+            raise ValueError(f"buffer {self.index} plane {plane}: {n} bytes do not fit in {len(mv)}")
+        mv[:n] = data
+        return n
+
+    def read(self, n: int | None = None, plane: int = 0) -> bytes:
+        mv = self.planes[plane]
+        return bytes(mv if n is None else mv[:n])
+
+
+@dataclass(frozen=True, slots=True)
+class Dequeued:
+    """What ``VIDIOC_DQBUF`` returned."""
+
+    index: int
+    timestamp_ns: int
+    flags: int
+    bytesused: int  # plane 0
+    sequence: int
+    error: bool  # V4L2_BUF_FLAG_ERROR
+    bytesused_planes: tuple[int, ...] = ()
+
+    @property
+    def last(self) -> bool:
+        return bool(self.flags & v.V4L2_BUF_FLAG_LAST)
+
+
+class Queue:
+    """One buffer queue of a video device (see module docstring)."""
+
+    def __init__(self, dev: "VideoDevice", buf_type: int, memory: int = v.V4L2_MEMORY_MMAP) -> None:
+        if memory != v.V4L2_MEMORY_MMAP:
+            raise NotImplementedError("only V4L2_MEMORY_MMAP queues are supported")
+        self.dev = dev
+        self.backend = dev.backend
+        self.buf_type = buf_type
+        self.memory = memory
+        self.multiplanar = v.V4L2_TYPE_IS_MULTIPLANAR(buf_type)
+        self.is_output = v.V4L2_TYPE_IS_OUTPUT(buf_type)
+        self.buffers: list[Buffer] = []
+        self.capabilities = 0
+        self.streaming = False
+        self._maps: list[list[object]] = []
+        self._name = ("OUTPUT" if self.is_output else "CAPTURE") + ("_MPLANE" if self.multiplanar else "")
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _ioctl(self, req: int, arg: object, detail: str = "") -> None:
+        try:
+            self.backend.ioctl(self.dev.fd, req, arg)
+        except V4L2Error as e:
+            if detail and not e.detail:
+                raise V4L2Error(e.errno, e.op, detail) from None
+            raise
+
+    def _new_buffer(self, index: int = 0) -> tuple[v.v4l2_buffer, ctypes.Array | None]:
+        b = v.v4l2_buffer()
+        b.index = index
+        b.type = self.buf_type
+        b.memory = self.memory
+        planes = None
+        if self.multiplanar:
+            planes = (v.v4l2_plane * v.VIDEO_MAX_PLANES)()
+            b.m.planes = ctypes.cast(planes, ctypes.POINTER(v.v4l2_plane))
+            b.length = v.VIDEO_MAX_PLANES
+        return b, planes
+
+    def _reqbufs(self, count: int) -> int:
+        rb = v.v4l2_requestbuffers()
+        rb.count = count
+        rb.type = self.buf_type
+        rb.memory = self.memory
+        self._ioctl(v.VIDIOC_REQBUFS, rb, f"{self._name} count={count}")
+        self.capabilities = rb.capabilities
+        return rb.count
+
+    # -- setup / teardown ----------------------------------------------------------------------
+    def setup(self, count: int) -> int:
+        """REQBUFS(*count*) + QUERYBUF + mmap of every plane; returns the count allocated."""
+        if self.buffers:
+            self.free()
+        got = self._reqbufs(count)
+        self.dev._queues.add(self)
+        try:
+            for index in range(got):
+                b, planes = self._new_buffer(index)
+                self._ioctl(v.VIDIOC_QUERYBUF, b, f"{self._name} buffer {index}")
+                maps: list[object] = []
+                self._maps.append(maps)
+                if self.multiplanar:
+                    assert planes is not None
+                    specs = [(planes[p].length, planes[p].m.mem_offset) for p in range(b.length)]
+                else:
+                    specs = [(b.length, b.m.offset)]
+                views = []
+                for length, offset in specs:
+                    mp = self.backend.mmap(self.dev.fd, length, offset)
+                    maps.append(mp)
+                    mv = memoryview(mp)  # type: ignore[arg-type]
+                    if mv.format != "B" or mv.ndim != 1:
+                        cast = mv.cast("B")
+                        mv.release()
+                        mv = cast
+                    views.append(mv)
+                self.buffers.append(Buffer(index, views, specs[0][0], BUF_FREE, tuple(s[0] for s in specs)))
+        except BaseException:
+            self.free()
+            raise
+        return got
+
+    def _unmap(self) -> None:
+        for buf in self.buffers:
+            for mv in buf.planes:
+                mv.release()
+            buf.planes = []
+        for maps in self._maps:
+            for mp in maps:
+                try:
+                    mp.close()  # type: ignore[attr-defined]
+                except BufferError:
+                    pass  # someone still holds a view of it: unmapped when that is dropped
+        self._maps = []
+        self.buffers = []
+
+    def free(self) -> None:
+        """STREAMOFF (if streaming), unmap every plane, REQBUFS(0). Safe to call twice."""
+        try:
+            if self.streaming:
+                self.streamoff()
+        finally:
+            had = bool(self.buffers) or bool(self._maps)
+            self._unmap()
+            self.dev._queues.discard(self)
+            if had and not self.dev.closed:
+                self._reqbufs(0)
+
+    # -- buffers --------------------------------------------------------------------------------
+    def qbuf(self, index: int, bytesused: int = 0, timestamp_ns: int = 0, request: "Request | int | None" = None,
+             flags: int = 0, bytesused_planes: list[int] | None = None) -> None:
+        """VIDIOC_QBUF buffer *index*; with *request* it is bound to that media request."""
+        if not 0 <= index < len(self.buffers):
+            raise IndexError(f"{self._name}: no buffer {index} ({len(self.buffers)} allocated)")
+        buf = self.buffers[index]
+        b, planes = self._new_buffer(index)
+        b.flags = flags
+        b.field = v.V4L2_FIELD_NONE if self.is_output else v.V4L2_FIELD_ANY
+        sec, usec = ns_to_timeval(timestamp_ns)
+        b.timestamp.tv_sec, b.timestamp.tv_usec = sec, usec
+        if request is not None:
+            b.flags |= v.V4L2_BUF_FLAG_REQUEST_FD
+            b.request_fd = request if isinstance(request, int) else request.fd
+        if self.multiplanar:
+            assert planes is not None
+            n = len(buf.plane_lengths)
+            b.length = n
+            used = bytesused_planes or [bytesused] + [0] * (n - 1)
+            for p in range(n):
+                planes[p].bytesused = used[p] if p < len(used) else 0
+        else:
+            b.bytesused = bytesused
+        detail = f"{self._name} buffer {index}" + (f" in request fd {b.request_fd}" if request is not None else "")
+        self._ioctl(v.VIDIOC_QBUF, b, detail)
+        buf.state = BUF_QUEUED
+
+    def dqbuf(self) -> Dequeued | None:
+        """VIDIOC_DQBUF (non-blocking): the buffer, or None if none is ready (EAGAIN)."""
+        b, planes = self._new_buffer(0)
+        try:
+            self.backend.ioctl(self.dev.fd, v.VIDIOC_DQBUF, b)
+        except V4L2Error as e:
+            if e.errno == errno.EAGAIN:
+                return None
+            raise V4L2Error(e.errno, e.op, f"{self._name}") from None
+        if b.index < len(self.buffers):
+            self.buffers[b.index].state = BUF_FREE
+        if self.multiplanar:
+            assert planes is not None
+            used = tuple(planes[p].bytesused for p in range(b.length))
+        else:
+            used = (b.bytesused,)
+        return Dequeued(
+            index=b.index,
+            timestamp_ns=timeval_to_ns(b.timestamp.tv_sec, b.timestamp.tv_usec),
+            flags=b.flags,
+            bytesused=used[0] if used else 0,
+            sequence=b.sequence,
+            error=bool(b.flags & v.V4L2_BUF_FLAG_ERROR),
+            bytesused_planes=used,
+        )
+
+    def querybuf(self, index: int) -> int:
+        """VIDIOC_QUERYBUF: the buffer's current flags."""
+        b, _ = self._new_buffer(index)
+        self._ioctl(v.VIDIOC_QUERYBUF, b, f"{self._name} buffer {index}")
+        return b.flags
+
+    def refresh(self, index: int) -> str:
+        """Re-read buffer *index*'s state from the driver (after an error left it unknown)."""
+        flags = self.querybuf(index)
+        busy = v.V4L2_BUF_FLAG_QUEUED | v.V4L2_BUF_FLAG_DONE | v.V4L2_BUF_FLAG_IN_REQUEST
+        self.buffers[index].state = BUF_QUEUED if flags & busy else BUF_FREE
+        return self.buffers[index].state
+
+    def mark_unknown(self, index: int) -> None:
+        self.buffers[index].state = BUF_UNKNOWN
+
+    def free_indices(self) -> list[int]:
+        return [b.index for b in self.buffers if b.state == BUF_FREE]
+
+    def export(self, index: int, plane: int = 0) -> int:
+        """VIDIOC_EXPBUF: a DMA-BUF fd of (*index*, *plane*); the caller closes it."""
+        e = v.v4l2_exportbuffer()
+        e.type = self.buf_type
+        e.index = index
+        e.plane = plane
+        e.flags = os.O_RDWR | os.O_CLOEXEC
+        self._ioctl(v.VIDIOC_EXPBUF, e, f"{self._name} buffer {index} plane {plane}")
+        return e.fd
+
+    def wait(self, timeout_s: float | None) -> bool:
+        """Poll the device until a buffer of this queue can be dequeued; False on timeout."""
+        want = POLLOUT if self.is_output else POLLIN
+        ms = None if timeout_s is None else max(0, int(round(timeout_s * 1000)))
+        for fd, ev in self.backend.poll([(self.dev.fd, want)], ms):
+            if fd == self.dev.fd and ev & (want | POLLERR):
+                return bool(ev & want)
+        return False
+
+    # -- streaming ------------------------------------------------------------------------------
+    def streamon(self) -> None:
+        self._ioctl(v.VIDIOC_STREAMON, ctypes.c_int(self.buf_type), self._name)
+        self.streaming = True
+
+    def streamoff(self) -> None:
+        """VIDIOC_STREAMOFF: every buffer returns to userspace."""
+        self._ioctl(v.VIDIOC_STREAMOFF, ctypes.c_int(self.buf_type), self._name)
+        self.streaming = False
+        for buf in self.buffers:
+            buf.state = BUF_FREE
+
+    def __repr__(self) -> str:
+        return f"Queue({self._name}, {len(self.buffers)} buffers{', streaming' if self.streaming else ''})"
