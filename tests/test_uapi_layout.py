@@ -1,0 +1,86 @@
+"""Every struct layout of pyv4l2req.uapi equals the C layout in the kernel headers.
+
+``python -m pyv4l2req.uapi --layout`` lists ``<struct>.<member> <offset> <size>`` and
+``<struct> sizeof <n>`` for every ctypes and construct struct; this test turns each line into
+``offsetof``/``sizeof`` expressions of a C probe, compiles it with gcc against the installed
+kernel headers (Debian linux-libc-dev) and requires every value to match.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+HEADERS = ["sys/time.h", "stddef.h", "stdio.h", "linux/videodev2.h", "linux/media.h", "linux/v4l2-controls.h"]
+
+
+@pytest.fixture(scope="module")
+def gcc() -> str:
+    path = shutil.which("gcc")
+    if path is None or not os.path.exists("/usr/include/linux/videodev2.h"):
+        if os.environ.get("CI"):
+            pytest.fail("gcc and linux-libc-dev are required in CI")
+        pytest.skip("gcc or kernel headers (linux-libc-dev) not installed")
+    return path
+
+
+@pytest.fixture(scope="module")
+def layout() -> list[str]:
+    out = subprocess.run(
+        [sys.executable, "-m", "pyv4l2req.uapi", "--layout"], check=True, capture_output=True, text=True
+    ).stdout
+    return out.splitlines()
+
+
+def _probe_source(lines: list[str]) -> str:
+    src = [f"#include <{h}>" for h in HEADERS]
+    src.append("int main(void) {")
+    for line in lines:
+        key, *_ = line.split()
+        if line.split()[1] == "sizeof":
+            src.append(f'  printf("%s sizeof %zu\\n", "{key}", sizeof(struct {key}));')
+        else:
+            st, member = key.split(".", 1)
+            src.append(
+                f'  printf("%s %zu %zu\\n", "{key}", offsetof(struct {st}, {member}), '
+                f"sizeof(((struct {st} *)0)->{member}));"
+            )
+    src += ["  return 0;", "}"]
+    return "\n".join(src) + "\n"
+
+
+def test_layout_listing_format(layout: list[str]) -> None:
+    structs = {line.split()[0] for line in layout if line.split()[1] == "sizeof"}
+    # every struct the issue names is listed, with C names
+    for name in (
+        "v4l2_buffer", "v4l2_plane", "v4l2_format", "v4l2_ext_controls", "v4l2_ext_control",
+        "v4l2_query_ext_ctrl", "v4l2_querymenu", "v4l2_decoder_cmd", "v4l2_event", "v4l2_selection",
+        "v4l2_requestbuffers", "v4l2_create_buffers", "v4l2_exportbuffer", "v4l2_capability",
+        "v4l2_fmtdesc", "v4l2_frmsizeenum", "v4l2_event_subscription", "media_device_info",
+        "media_v2_topology", "v4l2_ctrl_h264_sps", "v4l2_ctrl_h264_pps", "v4l2_ctrl_h264_scaling_matrix",
+        "v4l2_h264_weight_factors", "v4l2_ctrl_h264_pred_weights", "v4l2_h264_reference",
+        "v4l2_ctrl_h264_slice_params", "v4l2_h264_dpb_entry", "v4l2_ctrl_h264_decode_params",
+        "v4l2_ctrl_fwht_params",
+    ):
+        assert name in structs, name
+    assert "v4l2_ctrl_h264_sps.flags 1044 4" in layout
+    assert any(line.startswith("v4l2_buffer.m.planes ") for line in layout)
+    assert not any("._" in line or line.startswith("_") for line in layout), "Python-only helper names leaked"
+    assert len(layout) == len(set(layout))
+
+
+def test_layout_matches_kernel_headers(gcc: str, layout: list[str], tmp_path) -> None:
+    assert len(layout) > 300
+    src = tmp_path / "layout_probe.c"
+    src.write_text(_probe_source(layout))
+    exe = tmp_path / "layout_probe"
+    cc = subprocess.run([gcc, "-o", str(exe), str(src)], capture_output=True, text=True)
+    assert cc.returncode == 0, f"probe does not compile (unknown struct or member?):\n{cc.stderr[:4000]}"
+    got = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout.splitlines()
+    assert len(got) == len(layout)
+    mismatches = [(py, c) for py, c in zip(layout, got) if py != c]
+    assert not mismatches, "python layout vs C layout:\n" + "\n".join(f"{p}  !=  {c}" for p, c in mismatches)
