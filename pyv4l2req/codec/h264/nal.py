@@ -1,0 +1,357 @@
+"""NAL units and access units of an H.264 Annex B byte stream (sans-IO).
+
+- :class:`NalUnit`: one NAL unit as in the stream (``data`` = header + EBSP, no start code),
+  ``.rbsp`` the payload after the header with emulation prevention bytes removed.
+- :func:`split_annexb`: all NAL units of a complete byte stream (3- and 4-byte start codes,
+  leading/trailing zero bytes).
+- :class:`AccessUnitSplitter`: incremental splitter, ``feed(bytes) -> list[AccessUnit]`` with
+  chunk boundaries anywhere (also inside start codes), ``flush()`` at the end of the stream.
+  Access unit boundaries follow H.264 7.4.1.2.3 and 7.4.1.2.4; parameter sets are parsed as
+  they are seen, every slice header is parsed once (``AccessUnit.slices``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ...errors import BitstreamError
+
+__all__ = [
+    "NalUnit",
+    "split_annexb",
+    "ebsp_to_rbsp",
+    "AccessUnit",
+    "Slice",
+    "AccessUnitSplitter",
+    "NAL_SLICE",
+    "NAL_SLICE_DPA",
+    "NAL_SLICE_DPB",
+    "NAL_SLICE_DPC",
+    "NAL_SLICE_IDR",
+    "NAL_SEI",
+    "NAL_SPS",
+    "NAL_PPS",
+    "NAL_AUD",
+    "NAL_END_SEQUENCE",
+    "NAL_END_STREAM",
+    "NAL_FILLER_DATA",
+    "NAL_SPS_EXT",
+    "NAL_PREFIX",
+    "NAL_SUBSET_SPS",
+    "NAL_AUXILIARY_SLICE",
+    "NAL_SLICE_EXT",
+    "NAL_SLICE_EXT_DEPTH",
+]
+
+NAL_SLICE = 1
+NAL_SLICE_DPA = 2
+NAL_SLICE_DPB = 3
+NAL_SLICE_DPC = 4
+NAL_SLICE_IDR = 5
+NAL_SEI = 6
+NAL_SPS = 7
+NAL_PPS = 8
+NAL_AUD = 9
+NAL_END_SEQUENCE = 10
+NAL_END_STREAM = 11
+NAL_FILLER_DATA = 12
+NAL_SPS_EXT = 13
+NAL_PREFIX = 14
+NAL_SUBSET_SPS = 15
+NAL_AUXILIARY_SLICE = 19
+NAL_SLICE_EXT = 20
+NAL_SLICE_EXT_DEPTH = 21
+
+_START = b"\x00\x00\x01"
+_EPB = b"\x00\x00\x03"
+
+#: Non-VCL types that start a new access unit after a VCL NAL unit (7.4.1.2.3).
+_AU_STARTERS = frozenset((NAL_SEI, NAL_SPS, NAL_PPS, NAL_AUD, 14, 15, 16, 17, 18))
+
+
+def ebsp_to_rbsp(ebsp: bytes) -> bytes:
+    """Remove emulation_prevention_three_byte (every 0x03 after 0x00 0x00), 7.3.1."""
+    if _EPB not in ebsp:
+        return ebsp
+    return ebsp.replace(_EPB, b"\x00\x00")
+
+
+class NalUnit:
+    """One NAL unit: ``data`` is the NAL unit as in the stream (header + EBSP, no start code)."""
+
+    __slots__ = ("nal_unit_type", "nal_ref_idc", "data", "_rbsp")
+
+    def __init__(self, nal_unit_type: int, nal_ref_idc: int, data: bytes) -> None:
+        self.nal_unit_type = nal_unit_type
+        self.nal_ref_idc = nal_ref_idc
+        self.data = data
+        self._rbsp: bytes | None = None
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "NalUnit":
+        """Parse the one-byte NAL header of ``data`` (header + EBSP)."""
+        if not data:
+            raise BitstreamError("empty NAL unit")
+        h = data[0]
+        if h & 0x80:
+            raise BitstreamError(f"NAL unit (header 0x{h:02x}): forbidden_zero_bit is 1")
+        return cls(h & 0x1F, (h >> 5) & 3, bytes(data))
+
+    @property
+    def header_bytes(self) -> int:
+        """Size of the NAL unit header: 1, or 4 for nal_unit_type 14, 20 and 21 (7.3.1)."""
+        return 4 if self.nal_unit_type in (14, 20, 21) else 1
+
+    @property
+    def rbsp(self) -> bytes:
+        """The RBSP: bytes after the NAL header with emulation prevention bytes removed."""
+        r = self._rbsp
+        if r is None:
+            r = self._rbsp = ebsp_to_rbsp(self.data[self.header_bytes:])
+        return r
+
+    def rbsp_prefix(self, nbytes: int) -> tuple[bytes, bool]:
+        """The first RBSP bytes converted from ~``nbytes`` EBSP bytes: ``(prefix, complete)``.
+
+        Cheap for large slices: only the head of the NAL unit is unescaped. The last two bytes
+        of a partial prefix are dropped (a 0x000003 may straddle the cut).
+        """
+        if self._rbsp is not None:
+            return self._rbsp, True
+        hb = self.header_bytes
+        if len(self.data) <= nbytes + hb:
+            return self.rbsp, True
+        return ebsp_to_rbsp(self.data[hb:hb + nbytes])[:-2], False
+
+    @property
+    def is_vcl(self) -> bool:
+        """Coded slice NAL units (types 1..5) of the primary/redundant picture."""
+        return 1 <= self.nal_unit_type <= 5
+
+    def __repr__(self) -> str:
+        return f"NalUnit(nal_unit_type={self.nal_unit_type}, nal_ref_idc={self.nal_ref_idc}, {len(self.data)} bytes)"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NalUnit) and self.data == other.data
+
+    def __hash__(self) -> int:
+        return hash(self.data)
+
+
+def iter_annexb_spans(data: bytes | bytearray, start: int = 0):
+    """Yield ``(begin, end)`` of each NAL unit payload in a complete Annex B byte stream."""
+    find = data.find
+    p = find(_START, start)
+    while p >= 0:
+        s = p + 3
+        q = find(_START, s)
+        e = len(data) if q < 0 else q
+        while e > s and data[e - 1] == 0:
+            e -= 1
+        if e > s:
+            yield s, e
+        p = q
+
+
+def split_annexb(data: bytes) -> list[NalUnit]:
+    """All NAL units of a complete Annex B byte stream (bytes before the first start code ignored)."""
+    return [NalUnit.from_bytes(data[s:e]) for s, e in iter_annexb_spans(data)]
+
+
+@dataclass(eq=False)
+class Slice:
+    """A coded slice NAL unit and its parsed header (``header.sps``/``header.pps`` attached)."""
+
+    nal: NalUnit
+    header: "SliceHeader"  # noqa: F821 (pyv4l2req.codec.h264.slice.SliceHeader)
+
+
+@dataclass(eq=False)
+class AccessUnit:
+    """The NAL units of one access unit (7.4.1.2.3) in stream order.
+
+    ``slices`` holds the coded slices (nal_unit_type 1, 2 and 5), primary and redundant, with
+    their parsed headers; ``nals`` every NAL unit of the AU (parameter sets, SEI, slices, ...).
+    """
+
+    nals: list[NalUnit] = field(default_factory=list)
+    slices: list[Slice] = field(default_factory=list)
+
+    @property
+    def primary_slices(self) -> list[Slice]:
+        """Slices of the primary coded picture (redundant_pic_cnt == 0)."""
+        return [s for s in self.slices if not s.header.redundant_pic_cnt]
+
+    @property
+    def first_slice(self) -> Slice:
+        return self.slices[0]
+
+    @property
+    def idr(self) -> bool:
+        return bool(self.slices) and self.slices[0].nal.nal_unit_type == NAL_SLICE_IDR
+
+    @property
+    def nal_unit_types(self) -> list[int]:
+        return [n.nal_unit_type for n in self.nals]
+
+    def __repr__(self) -> str:
+        sh = self.slices[0].header if self.slices else None
+        what = f"frame_num={sh.frame_num} slices={len(self.slices)}" if sh is not None else "no slice"
+        return f"AccessUnit(types={self.nal_unit_types}, {what})"
+
+
+def first_vcl_of_new_picture(prev: "SliceHeader", cur: "SliceHeader") -> bool:  # noqa: F821
+    """7.4.1.2.4: does slice header ``cur`` start a new primary coded picture after ``prev``?"""
+    if cur.redundant_pic_cnt:
+        return False
+    if (
+        cur.frame_num != prev.frame_num
+        or cur.pic_parameter_set_id != prev.pic_parameter_set_id
+        or cur.field_pic_flag != prev.field_pic_flag
+        or cur.bottom_field_flag != prev.bottom_field_flag
+        or (cur.nal_ref_idc == 0) != (prev.nal_ref_idc == 0)
+        or cur.IdrPicFlag != prev.IdrPicFlag
+    ):
+        return True
+    poc_type = cur.sps.pic_order_cnt_type
+    if poc_type == 0:
+        if (
+            cur.pic_order_cnt_lsb != prev.pic_order_cnt_lsb
+            or cur.delta_pic_order_cnt_bottom != prev.delta_pic_order_cnt_bottom
+        ):
+            return True
+    elif poc_type == 1:
+        if cur.delta_pic_order_cnt != prev.delta_pic_order_cnt:
+            return True
+    if cur.IdrPicFlag and cur.idr_pic_id != prev.idr_pic_id:
+        return True
+    return False
+
+
+class AccessUnitSplitter:
+    """Incremental Annex B -> access units; chunk boundaries may fall anywhere.
+
+    ``feed(data)`` returns the access units completed by ``data``; ``flush()`` the last one.
+    An access unit is complete when the first NAL unit of the next one is seen (7.4.1.2.3:
+    AUD, SPS, PPS, SEI, types 14..18 after a VCL NAL unit, or the first VCL NAL unit of a new
+    primary picture per 7.4.1.2.4), or after an end-of-sequence/end-of-stream NAL unit.
+
+    ``parameter_sets`` (:class:`~pyv4l2req.codec.h264.paramsets.ParameterSets`) is updated as
+    SPS/PPS NAL units are seen, before the following slices are parsed. Slices whose PPS/SPS
+    has not been received are dropped (counted in ``dropped_nal_units``), as are access units
+    without any slice. A malformed NAL unit raises :class:`BitstreamError` naming it; it is
+    dropped and the access units completed so far are returned by the next call.
+    """
+
+    def __init__(self, parameter_sets: "ParameterSets | None" = None) -> None:  # noqa: F821
+        from .paramsets import ParameterSets
+
+        self.parameter_sets = parameter_sets if parameter_sets is not None else ParameterSets()
+        self.dropped_nal_units = 0
+        self._buf = bytearray()
+        self._nal_start: int | None = None  # offset in _buf of the NAL unit being received
+        self._search = 0
+        self._cur = AccessUnit()
+        self._prev_sh = None  # header of the last primary slice of the current AU
+        self._ready: list[AccessUnit] = []
+        self._errors: list[BitstreamError] = []
+
+    # -- byte stream ----------------------------------------------------------------------
+    def feed(self, data: bytes) -> list[AccessUnit]:
+        """Add bytes of the stream; returns the access units they complete."""
+        buf = self._buf
+        buf += data
+        find = buf.find
+        while True:
+            q = find(_START, self._search)
+            if q < 0:
+                break
+            if self._nal_start is not None:
+                s, e = self._nal_start, q
+                while e > s and buf[e - 1] == 0:
+                    e -= 1
+                if e > s:
+                    self._on_nal_bytes(bytes(buf[s:e]))
+            self._nal_start = self._search = q + 3
+        # keep the unfinished NAL unit (or the last 2 bytes: a start code may straddle chunks)
+        keep = self._nal_start if self._nal_start is not None else max(0, len(buf) - 2)
+        if keep:
+            del buf[:keep]
+            if self._nal_start is not None:
+                self._nal_start = 0
+        self._search = max(self._nal_start or 0, len(buf) - 2)
+        return self._take()
+
+    def flush(self) -> list[AccessUnit]:
+        """End of stream: the last NAL unit and access unit."""
+        buf = self._buf
+        if self._nal_start is not None:
+            s, e = self._nal_start, len(buf)
+            while e > s and buf[e - 1] == 0:
+                e -= 1
+            if e > s:
+                self._on_nal_bytes(bytes(buf[s:e]))
+        buf.clear()
+        self._nal_start = None
+        self._search = 0
+        self._finish_au()
+        return self._take()
+
+    def _take(self) -> list[AccessUnit]:
+        out, self._ready = self._ready, []
+        if self._errors:
+            err = self._errors[0]
+            self._errors = []
+            self._ready = out
+            raise err
+        return out
+
+    def _on_nal_bytes(self, data: bytes) -> None:
+        try:
+            nal = NalUnit.from_bytes(data)
+            self.push_nal(nal)
+        except BitstreamError as e:
+            self._errors.append(e)
+
+    # -- NAL units ------------------------------------------------------------------------
+    def push_nal(self, nal: NalUnit) -> None:
+        """Add one NAL unit (for NAL-unit sources such as MP4); completed AUs are queued."""
+        t = nal.nal_unit_type
+        cur = self._cur
+        if t in (NAL_SLICE, NAL_SLICE_IDR, NAL_SLICE_DPA):
+            sh = self.parameter_sets.parse_slice_header(nal)
+            if sh is None:
+                self.dropped_nal_units += 1
+                return
+            prev = self._prev_sh
+            if prev is not None and first_vcl_of_new_picture(prev, sh):
+                self._finish_au()
+                cur = self._cur
+            cur.nals.append(nal)
+            cur.slices.append(Slice(nal, sh))
+            if not sh.redundant_pic_cnt:
+                self._prev_sh = sh
+            return
+        if t in _AU_STARTERS and self._prev_sh is not None:
+            self._finish_au()
+            cur = self._cur
+        if t == NAL_SPS:
+            self.parameter_sets.add_sps(nal)
+        elif t == NAL_PPS:
+            self.parameter_sets.add_pps(nal)
+        cur.nals.append(nal)
+        if t in (NAL_END_SEQUENCE, NAL_END_STREAM):
+            self._finish_au()
+
+    def _finish_au(self) -> None:
+        cur = self._cur
+        if cur.slices:
+            self._ready.append(cur)
+        elif cur.nals:
+            self.dropped_nal_units += len(cur.nals)
+        self._cur = AccessUnit()
+        self._prev_sh = None
+
+    def pop_ready(self) -> list[AccessUnit]:
+        """Access units completed by :meth:`push_nal` calls (same as ``feed`` returns)."""
+        return self._take()

@@ -1,0 +1,400 @@
+"""Slice header (H.264 7.3.3): ref_pic_list_modification, pred_weight_table (with the implied
+defaults), dec_ref_pic_marking, and the bit sizes V4L2 stateless drivers need.
+
+Bit sizes (all counted on the RBSP, i.e. emulation prevention bytes NOT counted):
+
+- ``header_bit_size``: bits from the first bit of the NAL unit header up to the end of
+  slice_header() (where slice_data() starts, before CABAC alignment). This is what FFmpeg's
+  v4l2-request hwaccel (``get_bits_count`` on the unescaped NAL, header byte included) and
+  GStreamer's v4l2codecs (``8 * nalu.header_bytes + header_size - n_emulation_prevention_bytes``)
+  put into ``v4l2_ctrl_h264_slice_params.header_bit_size``.
+  ``header_bit_size_ebsp`` is the same offset counted on the bytes as in the stream.
+- ``dec_ref_pic_marking_bit_size``: bits of dec_ref_pic_marking() (0 when absent).
+- ``pic_order_cnt_bit_size``: bits of pic_order_cnt_lsb + delta_pic_order_cnt_bottom, or of
+  delta_pic_order_cnt[0] + [1] (0 when absent).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, NamedTuple
+
+from .bitreader import BitReader, NeedMoreData
+from .pps import PPS
+from .sps import SPS
+from ...errors import BitstreamError
+
+__all__ = [
+    "SliceHeader",
+    "MMCO",
+    "MissingParameterSet",
+    "parse_slice_header",
+    "SLICE_P",
+    "SLICE_B",
+    "SLICE_I",
+    "SLICE_SP",
+    "SLICE_SI",
+]
+
+SLICE_P, SLICE_B, SLICE_I, SLICE_SP, SLICE_SI = 0, 1, 2, 3, 4
+_TYPE_NAMES = ("P", "B", "I", "SP", "SI")
+
+#: bytes of EBSP unescaped for the first parse attempt (most headers are far shorter)
+_PREFIX_BYTES = 48
+
+
+class MissingParameterSet(BitstreamError):
+    """A slice refers to a PPS (or the PPS to an SPS) that has not been received."""
+
+
+class MMCO(NamedTuple):
+    """One memory_management_control_operation of dec_ref_pic_marking() (7.3.3.3)."""
+
+    memory_management_control_operation: int
+    difference_of_pic_nums_minus1: int = 0
+    long_term_pic_num: int = 0
+    long_term_frame_idx: int = 0
+    max_long_term_frame_idx_plus1: int = 0
+
+
+class SliceHeader:
+    """A parsed slice_header(); absent elements hold their inferred values.
+
+    ``sps`` and ``pps`` are the parameter set objects in force when the slice was parsed.
+    ``ref_pic_list_modification_l0/l1`` are lists of ``(modification_of_pic_nums_idc, value)``
+    with value = abs_diff_pic_num_minus1 (idc 0/1) or long_term_pic_num (idc 2); the final
+    idc 3 is not stored. Pred weight tables hold one entry per active reference with the
+    implied defaults (2**denom, offset 0) where the flag is 0; they are empty lists when the
+    slice has no pred_weight_table().
+    """
+
+    nal_unit_type: int
+    nal_ref_idc: int
+    IdrPicFlag: int
+    sps: SPS
+    pps: PPS
+    first_mb_in_slice: int
+    slice_type: int  # as coded, 0..9 (use slice_type % 5, or .slice_type_mod5)
+    pic_parameter_set_id: int
+    colour_plane_id: int = 0
+    frame_num: int
+    field_pic_flag: int = 0
+    bottom_field_flag: int = 0
+    idr_pic_id: int = 0
+    pic_order_cnt_lsb: int = 0
+    delta_pic_order_cnt_bottom: int = 0
+    delta_pic_order_cnt: tuple[int, int] = (0, 0)
+    redundant_pic_cnt: int = 0
+    direct_spatial_mv_pred_flag: int = 0
+    num_ref_idx_active_override_flag: int = 0
+    num_ref_idx_l0_active_minus1: int = 0
+    num_ref_idx_l1_active_minus1: int = 0
+    ref_pic_list_modification_flag_l0: int = 0
+    ref_pic_list_modification_flag_l1: int = 0
+    ref_pic_list_modification_l0: list[tuple[int, int]] = []
+    ref_pic_list_modification_l1: list[tuple[int, int]] = []
+    # pred_weight_table()
+    has_pred_weight_table: bool = False
+    luma_log2_weight_denom: int = 0
+    chroma_log2_weight_denom: int = 0
+    luma_weight_l0_flag: list[int] = []
+    luma_weight_l0: list[int] = []
+    luma_offset_l0: list[int] = []
+    chroma_weight_l0_flag: list[int] = []
+    chroma_weight_l0: list[tuple[int, int]] = []
+    chroma_offset_l0: list[tuple[int, int]] = []
+    luma_weight_l1_flag: list[int] = []
+    luma_weight_l1: list[int] = []
+    luma_offset_l1: list[int] = []
+    chroma_weight_l1_flag: list[int] = []
+    chroma_weight_l1: list[tuple[int, int]] = []
+    chroma_offset_l1: list[tuple[int, int]] = []
+    # dec_ref_pic_marking()
+    no_output_of_prior_pics_flag: int = 0
+    long_term_reference_flag: int = 0
+    adaptive_ref_pic_marking_mode_flag: int = 0
+    mmco: list[MMCO] = []
+    cabac_init_idc: int = 0
+    slice_qp_delta: int = 0
+    sp_for_switch_flag: int = 0
+    slice_qs_delta: int = 0
+    disable_deblocking_filter_idc: int = 0
+    slice_alpha_c0_offset_div2: int = 0
+    slice_beta_offset_div2: int = 0
+    slice_group_change_cycle: int = 0
+    slice_id: int = 0  # slice_data_partition_a_layer_rbsp only
+    # sizes (see module docstring)
+    header_bit_size: int
+    dec_ref_pic_marking_bit_size: int = 0
+    pic_order_cnt_bit_size: int = 0
+    #: bit offset in the rbsp (after the NAL header) where the MMCO/POC elements start
+    dec_ref_pic_marking_bit_offset: int = 0
+    pic_order_cnt_bit_offset: int = 0
+    #: emulation prevention bytes inside the NAL header + slice header (set by the parser)
+    header_emulation_prevention_bytes: int = 0
+
+    @property
+    def slice_type_mod5(self) -> int:
+        """slice_type % 5: P 0, B 1, I 2, SP 3, SI 4 (= V4L2_H264_SLICE_TYPE_*)."""
+        return self.slice_type % 5
+
+    @property
+    def is_intra(self) -> bool:
+        return self.slice_type % 5 in (SLICE_I, SLICE_SI)
+
+    @property
+    def is_b(self) -> bool:
+        return self.slice_type % 5 == SLICE_B
+
+    @property
+    def MbaffFrameFlag(self) -> int:
+        return int(bool(self.sps.mb_adaptive_frame_field_flag and not self.field_pic_flag))
+
+    @property
+    def PicHeightInMbs(self) -> int:
+        return self.sps.FrameHeightInMbs // (1 + self.field_pic_flag)
+
+    @property
+    def header_bit_size_ebsp(self) -> int:
+        """header_bit_size counted on the NAL unit as in the stream (with emulation prevention)."""
+        return self.header_bit_size + 8 * self.header_emulation_prevention_bytes
+
+    def __repr__(self) -> str:
+        return (
+            f"SliceHeader({_TYPE_NAMES[self.slice_type % 5]}, nal_unit_type={self.nal_unit_type}, "
+            f"first_mb_in_slice={self.first_mb_in_slice}, frame_num={self.frame_num}, "
+            f"pps={self.pic_parameter_set_id}, field={self.field_pic_flag}/{self.bottom_field_flag})"
+        )
+
+
+def _read_modifications(r: BitReader, lst: str) -> list[tuple[int, int]]:
+    mods = []
+    while True:
+        idc = r.ue("modification_of_pic_nums_idc", 5)
+        if idc == 3:
+            return mods
+        if idc in (0, 1):
+            mods.append((idc, r.ue("abs_diff_pic_num_minus1", 131071)))
+        elif idc == 2:
+            mods.append((idc, r.ue("long_term_pic_num")))
+        else:
+            raise r.error("modification_of_pic_nums_idc", f"= {idc} in {lst} (MVC only, not supported)")
+        if len(mods) > 32:
+            raise r.error("modification_of_pic_nums_idc", f"list {lst} has more than 32 entries")
+
+
+def _read_weights(r: BitReader, sh: SliceHeader, n: int, chroma: bool, x: str):
+    ld = 1 << sh.luma_log2_weight_denom
+    cd = 1 << sh.chroma_log2_weight_denom
+    lf, lw, lo, cf, cw, co = [], [], [], [], [], []
+    for _ in range(n):
+        f = r.u1("luma_weight_" + x + "_flag")
+        lf.append(f)
+        if f:
+            lw.append(r.se("luma_weight_" + x, -128, 127))
+            lo.append(r.se("luma_offset_" + x, -128, 127))
+        else:
+            lw.append(ld)
+            lo.append(0)
+        if chroma:
+            f = r.u1("chroma_weight_" + x + "_flag")
+            cf.append(f)
+            if f:
+                w0 = r.se("chroma_weight_" + x, -128, 127)
+                o0 = r.se("chroma_offset_" + x, -128, 127)
+                w1 = r.se("chroma_weight_" + x, -128, 127)
+                o1 = r.se("chroma_offset_" + x, -128, 127)
+                cw.append((w0, w1))
+                co.append((o0, o1))
+            else:
+                cw.append((cd, cd))
+                co.append((0, 0))
+    return lf, lw, lo, cf, cw, co
+
+
+def _parse(r: BitReader, nal_unit_type: int, nal_ref_idc: int, pps_by_id, sps_by_id) -> SliceHeader:
+    sh = SliceHeader()
+    sh.nal_unit_type = nal_unit_type
+    sh.nal_ref_idc = nal_ref_idc
+    sh.IdrPicFlag = idr = 1 if nal_unit_type == 5 else 0
+    sh.first_mb_in_slice = r.ue("first_mb_in_slice")
+    sh.slice_type = st = r.ue("slice_type", 9)
+    st %= 5
+    sh.pic_parameter_set_id = ppsid = r.ue("pic_parameter_set_id", 255)
+    pps = pps_by_id.get(ppsid)
+    if pps is None:
+        raise MissingParameterSet(f"{r.what}: PPS {ppsid} has not been received")
+    sps = sps_by_id.get(pps.seq_parameter_set_id)
+    if sps is None:
+        raise MissingParameterSet(f"{r.what}: SPS {pps.seq_parameter_set_id} (of PPS {ppsid}) has not been received")
+    sh.pps = pps
+    sh.sps = sps
+    if sps.separate_colour_plane_flag:
+        sh.colour_plane_id = r.u(2, "colour_plane_id")
+    sh.frame_num = r.u(sps.log2_max_frame_num_minus4 + 4, "frame_num")
+    field = 0
+    if not sps.frame_mbs_only_flag:
+        sh.field_pic_flag = field = r.u1("field_pic_flag")
+        if field:
+            sh.bottom_field_flag = r.u1("bottom_field_flag")
+    if idr:
+        sh.idr_pic_id = r.ue("idr_pic_id", 65535)
+    poc_start = r.pos
+    if sps.pic_order_cnt_type == 0:
+        sh.pic_order_cnt_lsb = r.u(sps.log2_max_pic_order_cnt_lsb_minus4 + 4, "pic_order_cnt_lsb")
+        if pps.bottom_field_pic_order_in_frame_present_flag and not field:
+            sh.delta_pic_order_cnt_bottom = r.se("delta_pic_order_cnt_bottom")
+    elif sps.pic_order_cnt_type == 1 and not sps.delta_pic_order_always_zero_flag:
+        d0 = r.se("delta_pic_order_cnt")
+        d1 = 0
+        if pps.bottom_field_pic_order_in_frame_present_flag and not field:
+            d1 = r.se("delta_pic_order_cnt")
+        sh.delta_pic_order_cnt = (d0, d1)
+    if r.pos != poc_start:
+        sh.pic_order_cnt_bit_offset = poc_start
+        sh.pic_order_cnt_bit_size = r.pos - poc_start
+    if pps.redundant_pic_cnt_present_flag:
+        sh.redundant_pic_cnt = r.ue("redundant_pic_cnt", 127)
+    if st == SLICE_B:
+        sh.direct_spatial_mv_pred_flag = r.u1("direct_spatial_mv_pred_flag")
+    max_ref = 31 if field else 15
+    if st in (SLICE_P, SLICE_SP, SLICE_B):
+        sh.num_ref_idx_l0_active_minus1 = pps.num_ref_idx_l0_default_active_minus1
+        if st == SLICE_B:
+            sh.num_ref_idx_l1_active_minus1 = pps.num_ref_idx_l1_default_active_minus1
+        sh.num_ref_idx_active_override_flag = r.u1("num_ref_idx_active_override_flag")
+        if sh.num_ref_idx_active_override_flag:
+            sh.num_ref_idx_l0_active_minus1 = r.ue("num_ref_idx_l0_active_minus1", max_ref)
+            if st == SLICE_B:
+                sh.num_ref_idx_l1_active_minus1 = r.ue("num_ref_idx_l1_active_minus1", max_ref)
+    if nal_unit_type in (20, 21):
+        raise BitstreamError(f"{r.what}: MVC/SVC slice extensions are not parsed")
+    # ref_pic_list_modification() 7.3.3.1
+    if st != SLICE_I and st != SLICE_SI:
+        sh.ref_pic_list_modification_flag_l0 = r.u1("ref_pic_list_modification_flag_l0")
+        if sh.ref_pic_list_modification_flag_l0:
+            sh.ref_pic_list_modification_l0 = _read_modifications(r, "l0")
+    if st == SLICE_B:
+        sh.ref_pic_list_modification_flag_l1 = r.u1("ref_pic_list_modification_flag_l1")
+        if sh.ref_pic_list_modification_flag_l1:
+            sh.ref_pic_list_modification_l1 = _read_modifications(r, "l1")
+    # pred_weight_table() 7.3.3.2
+    if (pps.weighted_pred_flag and st in (SLICE_P, SLICE_SP)) or (pps.weighted_bipred_idc == 1 and st == SLICE_B):
+        sh.has_pred_weight_table = True
+        sh.luma_log2_weight_denom = r.ue("luma_log2_weight_denom", 7)
+        chroma = sps.ChromaArrayType != 0
+        if chroma:
+            sh.chroma_log2_weight_denom = r.ue("chroma_log2_weight_denom", 7)
+        (
+            sh.luma_weight_l0_flag, sh.luma_weight_l0, sh.luma_offset_l0,
+            sh.chroma_weight_l0_flag, sh.chroma_weight_l0, sh.chroma_offset_l0,
+        ) = _read_weights(r, sh, sh.num_ref_idx_l0_active_minus1 + 1, chroma, "l0")
+        if st == SLICE_B:
+            (
+                sh.luma_weight_l1_flag, sh.luma_weight_l1, sh.luma_offset_l1,
+                sh.chroma_weight_l1_flag, sh.chroma_weight_l1, sh.chroma_offset_l1,
+            ) = _read_weights(r, sh, sh.num_ref_idx_l1_active_minus1 + 1, chroma, "l1")
+    # dec_ref_pic_marking() 7.3.3.3
+    if nal_ref_idc:
+        start = sh.dec_ref_pic_marking_bit_offset = r.pos
+        if idr:
+            sh.no_output_of_prior_pics_flag = r.u1("no_output_of_prior_pics_flag")
+            sh.long_term_reference_flag = r.u1("long_term_reference_flag")
+        else:
+            sh.adaptive_ref_pic_marking_mode_flag = r.u1("adaptive_ref_pic_marking_mode_flag")
+            if sh.adaptive_ref_pic_marking_mode_flag:
+                ops = []
+                while True:
+                    op = r.ue("memory_management_control_operation", 6)
+                    if op == 0:
+                        break
+                    if op == 1:
+                        ops.append(MMCO(1, difference_of_pic_nums_minus1=r.ue("difference_of_pic_nums_minus1")))
+                    elif op == 2:
+                        ops.append(MMCO(2, long_term_pic_num=r.ue("long_term_pic_num")))
+                    elif op == 3:
+                        d = r.ue("difference_of_pic_nums_minus1")
+                        ops.append(MMCO(3, difference_of_pic_nums_minus1=d, long_term_frame_idx=r.ue("long_term_frame_idx", 31)))
+                    elif op == 4:
+                        ops.append(MMCO(4, max_long_term_frame_idx_plus1=r.ue("max_long_term_frame_idx_plus1", 32)))
+                    elif op == 5:
+                        ops.append(MMCO(5))
+                    else:
+                        ops.append(MMCO(6, long_term_frame_idx=r.ue("long_term_frame_idx", 31)))
+                    if len(ops) > 66:
+                        raise r.error("memory_management_control_operation", "list longer than 66 operations")
+                sh.mmco = ops
+        sh.dec_ref_pic_marking_bit_size = r.pos - start
+    if pps.entropy_coding_mode_flag and st != SLICE_I and st != SLICE_SI:
+        sh.cabac_init_idc = r.ue("cabac_init_idc", 2)
+    sh.slice_qp_delta = r.se("slice_qp_delta", -87, 77)
+    if st == SLICE_SP or st == SLICE_SI:
+        if st == SLICE_SP:
+            sh.sp_for_switch_flag = r.u1("sp_for_switch_flag")
+        sh.slice_qs_delta = r.se("slice_qs_delta", -51, 51)
+    if pps.deblocking_filter_control_present_flag:
+        sh.disable_deblocking_filter_idc = r.ue("disable_deblocking_filter_idc", 6)
+        if sh.disable_deblocking_filter_idc != 1:
+            sh.slice_alpha_c0_offset_div2 = r.se("slice_alpha_c0_offset_div2", -6, 6)
+            sh.slice_beta_offset_div2 = r.se("slice_beta_offset_div2", -6, 6)
+    if pps.num_slice_groups_minus1 > 0 and 3 <= pps.slice_group_map_type <= 5:
+        rate = pps.slice_group_change_rate_minus1 + 1
+        target = sps.PicSizeInMapUnits + rate  # Ceil(Log2(PicSizeInMapUnits / rate + 1))
+        bits = 0
+        while (rate << bits) < target:
+            bits += 1
+        sh.slice_group_change_cycle = r.u(bits, "slice_group_change_cycle")
+    if nal_unit_type == 2:
+        hb = r.pos
+        sh.slice_id = r.ue("slice_id")
+        r.pos = hb  # slice_id is not part of slice_header(); header size stops before it
+        sh.header_bit_size = 8 + hb
+        return sh
+    sh.header_bit_size = 8 + r.pos
+    return sh
+
+
+def _count_epb(data: bytes, rbsp_bytes: int) -> int:
+    """Emulation prevention bytes among the first ``rbsp_bytes`` RBSP bytes after the header."""
+    count = 0
+    i = 1
+    find = data.find
+    while True:
+        j = find(b"\x00\x00\x03", i)
+        if j < 0 or j + 2 - 1 - count >= rbsp_bytes:
+            return count
+        count += 1
+        i = j + 3
+
+
+def parse_slice_header(
+    nal: "NalUnit",  # noqa: F821 (pyv4l2req.codec.h264.nal.NalUnit)
+    pps_by_id: Mapping[int, PPS],
+    sps_by_id: Mapping[int, SPS],
+    *,
+    reader_cls: type[BitReader] = BitReader,
+    tracer: list | None = None,
+) -> SliceHeader:
+    """Parse the slice header of a coded slice NAL unit (nal_unit_type 1, 2 or 5).
+
+    Only the head of the NAL unit is unescaped (tens of microseconds per header whatever the
+    slice size). Raises :class:`MissingParameterSet` when the PPS/SPS is unknown and
+    :class:`BitstreamError` (naming the NAL unit and the syntax element) on malformed data.
+    """
+    t = nal.nal_unit_type
+    what = f"slice header (nal_unit_type {t}, nal_ref_idc {nal.nal_ref_idc})"
+    if t not in (1, 2, 5):
+        raise BitstreamError(f"{what}: not a coded slice with a slice header")
+    data, complete = nal.rbsp_prefix(_PREFIX_BYTES)
+    while True:
+        r = reader_cls(data, complete=complete, what=what)
+        try:
+            sh = _parse(r, t, nal.nal_ref_idc, pps_by_id, sps_by_id)
+            break
+        except NeedMoreData:
+            data, complete = nal.rbsp, True
+    if tracer is not None:
+        tracer.append(r)
+    hdr_rbsp_bytes = (sh.header_bit_size - 8 + 7) >> 3
+    if b"\x00\x00\x03" in nal.data[: 1 + hdr_rbsp_bytes + 16]:
+        sh.header_emulation_prevention_bytes = _count_epb(nal.data, hdr_rbsp_bytes)
+    return sh
