@@ -1,0 +1,496 @@
+"""The H.264 decoding state machine (sans-IO, h11-style): access units in, events out.
+
+``H264Decoder().decode_access_unit(au, timestamp_ns)`` takes one parsed
+:class:`~pyv4l2req.codec.h264.nal.AccessUnit` and returns what the caller must do, in order:
+
+- :class:`SequenceStart` -- a new coded size / DPB size: (re)configure the device;
+- :class:`PictureDecode` -- decode one picture (frame or field) with these control values;
+- :class:`PictureOutput` -- the picture with this timestamp is next in display order;
+- :class:`PictureRelease` -- its CAPTURE buffer is no longer needed (not a reference, output).
+
+It joins POC (:mod:`.poc`), marking (:mod:`.dpb`), reference lists (:mod:`.reflists`), bumping
+(:mod:`.output`) and control values (:mod:`.controls`). Both fields of a frame share the first
+field's timestamp. A stream that starts at a non-IDR picture is skipped up to the first
+I picture or recovery point SEI. No I/O here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple, Sequence
+
+from ...errors import UnsupportedStream
+from .dpb import BOTTOM, FRAME, TOP, Dpb, FrameStore, Mmco
+from .output import OutputQueue
+from .poc import PocResult, PocState
+from .reflists import build_lists
+from . import controls as ctl
+
+__all__ = [
+    "H264Decoder",
+    "Crop",
+    "SequenceStart",
+    "PictureDecode",
+    "SliceJob",
+    "PictureOutput",
+    "PictureRelease",
+    "Event",
+]
+
+NAL_SLICE, NAL_SLICE_DPA, NAL_SLICE_IDR, NAL_SEI = 1, 2, 5, 6
+SEI_RECOVERY_POINT = 6
+
+
+class Crop(NamedTuple):
+    """Visible rectangle in luma samples (SPS frame cropping applied)."""
+
+    left: int
+    top: int
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class SequenceStart:
+    coded_width: int
+    coded_height: int
+    dpb_size: int
+    max_num_reorder_frames: int
+    profile_idc: int
+    level_idc: int
+    chroma_format_idc: int
+    bit_depth_luma: int
+    crop: Crop
+    interlaced: bool
+    bit_depth_chroma: int = 8
+    mbaff: bool = False
+
+
+@dataclass
+class SliceJob:
+    nal: bytes                      # the slice NAL unit (header + EBSP, no start code)
+    slice_params: dict
+    pred_weights: dict | None
+
+
+@dataclass
+class PictureDecode:
+    timestamp_ns: int
+    controls: dict                  # "sps", "pps", "scaling_matrix" (or None), "decode_params"
+    slices: list[SliceJob]
+    reference_timestamps: tuple[int, ...]
+    is_first_field: bool
+    is_second_field: bool
+    poc: int = 0
+    frame_num: int = 0
+    is_reference: bool = False
+    is_idr: bool = False
+    structure: int = FRAME          # 1 top field, 2 bottom field, 3 frame
+
+
+@dataclass(frozen=True)
+class PictureOutput:
+    timestamp_ns: int
+    crop: Crop
+    poc: int
+    top_field_order_cnt: int = 0
+    bottom_field_order_cnt: int = 0
+    fields: int = FRAME             # fields decoded (a lone field is output as it is)
+
+
+@dataclass(frozen=True)
+class PictureRelease:
+    timestamp_ns: int
+
+
+Event = SequenceStart | PictureDecode | PictureOutput | PictureRelease
+
+
+def _slice_kind(slice_type: int) -> str:
+    t = slice_type % 5
+    return "B" if t == 1 else "P" if t in (0, 3) else "I"
+
+
+def _mmco_ops(sh: object) -> list[Mmco]:
+    """The MMCO list of a slice header, whatever container the parser used."""
+    ops = getattr(sh, "mmco", None)
+    if ops is None:
+        ops = getattr(sh, "memory_management_control_operations", None)
+    if ops is None:
+        drpm = getattr(sh, "dec_ref_pic_marking", None)
+        ops = getattr(drpm, "mmco", None) if drpm is not None else None
+    out: list[Mmco] = []
+    for op in ops or ():
+        if isinstance(op, Mmco):
+            out.append(op)
+        elif isinstance(op, dict):
+            out.append(Mmco(**{k: v for k, v in op.items() if k in Mmco.__dataclass_fields__}))
+        elif isinstance(op, tuple):
+            out.append(Mmco(*op))
+        else:
+            out.append(Mmco(**{k: getattr(op, k) for k in Mmco.__dataclass_fields__ if hasattr(op, k)}))
+    return [o for o in out if o.memory_management_control_operation != 0]
+
+
+def _mod_ops(sh: object, lx: int) -> list[tuple[int, int]]:
+    """ref_pic_list_modification of list *lx* as (modification_of_pic_nums_idc, value)."""
+    ops = getattr(sh, f"ref_pic_list_modification_l{lx}", None)
+    if ops is None:
+        mods = getattr(sh, "ref_pic_list_modification", None)
+        ops = mods[lx] if mods is not None else None
+    out: list[tuple[int, int]] = []
+    for op in ops or ():
+        if isinstance(op, tuple):
+            idc, val = op[0], op[1]
+        elif isinstance(op, dict):
+            idc = op["modification_of_pic_nums_idc"]
+            val = op.get("abs_diff_pic_num_minus1", op.get("long_term_pic_num", 0)) if idc != 2 \
+                else op.get("long_term_pic_num", 0)
+        else:
+            idc = op.modification_of_pic_nums_idc
+            val = getattr(op, "long_term_pic_num", 0) if idc == 2 else getattr(op, "abs_diff_pic_num_minus1", 0)
+        if idc == 3:
+            break
+        out.append((int(idc), int(val or 0)))
+    return out
+
+
+def _has_recovery_point(au: object) -> bool:
+    """An SEI recovery_point (payloadType 6) in the access unit."""
+    for nal in getattr(au, "nals", ()):
+        if nal.nal_unit_type != NAL_SEI:
+            continue
+        data = nal.rbsp
+        i = 0
+        while i < len(data) and not (i == len(data) - 1 and data[i] == 0x80):
+            ptype = 0
+            while i < len(data) and data[i] == 0xFF:
+                ptype += 255
+                i += 1
+            if i >= len(data):
+                break
+            ptype += data[i]
+            i += 1
+            size = 0
+            while i < len(data) and data[i] == 0xFF:
+                size += 255
+                i += 1
+            if i >= len(data):
+                break
+            size += data[i]
+            i += 1
+            if ptype == SEI_RECOVERY_POINT:
+                return True
+            i += size
+    return False
+
+
+def _crop_of(sps: object) -> Crop:
+    return Crop(sps.crop_left, sps.crop_top, sps.display_width, sps.display_height)  # type: ignore[attr-defined]
+
+
+def _sequence_key(sps: object) -> tuple:
+    return (sps.frame_width, sps.frame_height, sps.max_dpb_frames,  # type: ignore[attr-defined]
+            sps.chroma_format_idc, sps.bit_depth_luma_minus8, sps.bit_depth_chroma_minus8,  # type: ignore[attr-defined]
+            sps.frame_mbs_only_flag, _crop_of(sps))  # type: ignore[attr-defined]
+
+
+@dataclass
+class _FirstField:
+    store: FrameStore
+    structure: int
+    is_reference: bool
+    frame_num: int
+
+
+class H264Decoder:
+    """Feed access units in decoding order; get :data:`Event` lists back."""
+
+    def __init__(self) -> None:
+        self._dpb = Dpb()
+        self._out = OutputQueue(self._dpb)
+        self._poc = PocState()
+        self._seq_key: tuple | None = None
+        self._sps: object | None = None
+        self._started = False
+        self._prev_ref_frame_num = 0
+        self._first_field: _FirstField | None = None
+        self._decode_index = 0
+        self._zombies: set[int] = set()  # released pictures still aliased by non-existing frames
+        self.skipped_access_units = 0
+
+    # -- public API ---------------------------------------------------------------------------
+    def decode_access_unit(self, au: object, timestamp_ns: int) -> list[Event]:
+        """Decode one access unit; ``timestamp_ns`` identifies its picture (unused for a second
+        field, which takes its first field's timestamp)."""
+        slices = [s for s in au.slices if not s.header.redundant_pic_cnt]  # type: ignore[attr-defined]
+        if not slices:
+            return []
+        sh0 = slices[0].header
+        nal0 = slices[0].nal
+        sps, pps = sh0.sps, sh0.pps
+        self._check_supported(slices, pps)
+        idr = nal0.nal_unit_type == NAL_SLICE_IDR
+        if not self._started:
+            intra = all(_slice_kind(s.header.slice_type) == "I" for s in slices)
+            if not (idr or intra or _has_recovery_point(au)):
+                self.skipped_access_units += 1
+                return []
+            self._started = True
+            if not idr:
+                self._prev_ref_frame_num = (sh0.frame_num - 1) % sps.MaxFrameNum
+        events: list[Event] = []
+        key = _sequence_key(sps)
+        if key != self._seq_key:
+            no_output = idr and bool(getattr(sh0, "no_output_of_prior_pics_flag", 0))
+            self._first_field = None
+            self._out.flush_all(output=not no_output)
+            events += self._take_events()
+            self._seq_key = key
+            self._sps = sps
+            self._out.dpb_size = sps.max_dpb_frames
+            events.append(SequenceStart(
+                coded_width=sps.frame_width, coded_height=sps.frame_height,
+                dpb_size=sps.max_dpb_frames, max_num_reorder_frames=sps.max_num_reorder_frames,
+                profile_idc=sps.profile_idc, level_idc=sps.level_idc,
+                chroma_format_idc=sps.chroma_format_idc, bit_depth_luma=sps.BitDepthY,
+                crop=_crop_of(sps), interlaced=not sps.frame_mbs_only_flag,
+                bit_depth_chroma=sps.BitDepthC, mbaff=bool(sps.mb_adaptive_frame_field_flag)))
+        self._sps = sps
+        self._out.max_num_reorder_frames = (
+            sps.max_num_reorder_frames if sps.bitstream_restriction_flag else None)
+        events += self._decode_picture(slices, sps, pps, idr, timestamp_ns)
+        return events
+
+    def flush(self) -> list[Event]:
+        """End of stream: output every picture still waiting, release every buffer."""
+        self._first_field = None
+        self._out.flush_all(output=True)
+        events = self._take_events()
+        for ts in sorted(self._zombies):
+            events.append(PictureRelease(ts))
+        self._zombies.clear()
+        self._poc.reset()
+        self._prev_ref_frame_num = 0
+        self._started = False
+        return events
+
+    # -- checks ---------------------------------------------------------------------------------
+    @staticmethod
+    def _check_supported(slices: Sequence[object], pps: object) -> None:
+        if getattr(pps, "num_slice_groups_minus1", 0) > 0:
+            raise UnsupportedStream(
+                f"PPS {pps.pic_parameter_set_id}: flexible macroblock ordering "  # type: ignore[attr-defined]
+                f"(num_slice_groups_minus1={pps.num_slice_groups_minus1}) cannot be expressed "  # type: ignore[attr-defined]
+                "in the V4L2 stateless H.264 uAPI")
+        prev = -1
+        for s in slices:
+            if s.nal.nal_unit_type == NAL_SLICE_DPA:  # type: ignore[attr-defined]
+                raise UnsupportedStream("data partitioning (nal_unit_type 2..4) is not supported "
+                                        "by the V4L2 stateless H.264 uAPI")
+            first_mb = s.header.first_mb_in_slice  # type: ignore[attr-defined]
+            if first_mb <= prev:
+                raise UnsupportedStream(
+                    f"arbitrary slice order: slice with first_mb_in_slice={first_mb} after one "
+                    f"with {prev} (ASO is not supported by the V4L2 stateless H.264 uAPI)")
+            prev = first_mb
+
+    # -- one picture ----------------------------------------------------------------------------
+    def _decode_picture(self, slices: list, sps: object, pps: object, idr: bool, ts: int) -> list[Event]:
+        sh0 = slices[0].header
+        nal_ref_idc = slices[0].nal.nal_ref_idc
+        is_ref = nal_ref_idc != 0
+        field_pic = bool(sh0.field_pic_flag)
+        structure = (BOTTOM if sh0.bottom_field_flag else TOP) if field_pic else FRAME
+        max_frame_num = sps.MaxFrameNum  # type: ignore[attr-defined]
+        frame_num = sh0.frame_num
+
+        first = self._first_field
+        is_second = (first is not None and field_pic and structure != first.structure
+                     and frame_num == first.frame_num and is_ref == first.is_reference
+                     and (not idr or first.store.is_idr))
+        self._first_field = None
+        if first is not None and not is_second:
+            self._out.pending = None  # a lone field: it may be output as it is
+        events: list[Event] = []
+        if is_second:
+            assert first is not None
+            store = first.store
+        else:
+            if idr:
+                no_output = bool(getattr(sh0, "no_output_of_prior_pics_flag", 0))
+                self._out.flush_all(output=not no_output)
+                self._prev_ref_frame_num = 0
+            elif frame_num != self._prev_ref_frame_num and \
+                    frame_num != (self._prev_ref_frame_num + 1) % max_frame_num:
+                self._fill_frame_num_gap(sps, frame_num)
+            events += self._take_events()
+            self._decode_index += 1
+            store = FrameStore(ts, frame_num, field_coded=field_pic, first_field=structure,
+                               is_idr=idr, decode_index=self._decode_index)
+            store.crop = _crop_of(sps)  # type: ignore[attr-defined]
+        poc = self._poc.compute(sps, sh0, nal_ref_idc, idr)
+        if structure & TOP:
+            store.top_field_order_cnt = poc.top_field_order_cnt
+        if structure & BOTTOM:
+            store.bottom_field_order_cnt = poc.bottom_field_order_cnt
+        store.decoded |= structure
+        cur_poc = poc.pic_order_cnt(structure)
+
+        # -- controls ------------------------------------------------------------------------
+        self._dpb.update_frame_num_wrap(frame_num, max_frame_num)
+        stores = list(self._dpb.stores)
+        dpb = ctl.dpb_entries(stores, structure)
+        jobs: list[SliceJob] = []
+        for s in slices:
+            sh = s.header
+            kind = _slice_kind(sh.slice_type)
+            n0 = sh.num_ref_idx_l0_active_minus1 + 1
+            n1 = sh.num_ref_idx_l1_active_minus1 + 1
+            l0, l1 = build_lists(stores, kind, structure, cur_poc, n0, n1,
+                                 _mod_ops(sh, 0), _mod_ops(sh, 1), frame_num, max_frame_num)
+            sp = ctl.slice_params_control(sh, ctl.reference_list(l0, dpb, structure),
+                                          ctl.reference_list(l1, dpb, structure))
+            pw = ctl.pred_weights_control(sh, sps) if ctl.pred_weights_required(sh, sh.pps) else None
+            jobs.append(SliceJob(bytes(s.nal.data), sp, pw))
+        controls = {
+            "sps": ctl.sps_control(sps),
+            "pps": ctl.pps_control(pps, sps),
+            "scaling_matrix": ctl.scaling_matrix_control(sps, pps),
+            "decode_params": ctl.decode_params_control(
+                sh0, nal_ref_idc, idr, store.top_field_order_cnt, store.bottom_field_order_cnt,
+                dpb, [s.header.slice_type for s in slices]),
+        }
+        refs = tuple(sorted({e["reference_ts"] for e in dpb} - {store.timestamp_ns}))
+        events.append(PictureDecode(
+            timestamp_ns=store.timestamp_ns, controls=controls, slices=jobs,
+            reference_timestamps=refs, is_first_field=field_pic and not is_second,
+            is_second_field=is_second, poc=cur_poc, frame_num=frame_num, is_reference=is_ref,
+            is_idr=idr, structure=structure))
+
+        # -- marking (8.2.5) -----------------------------------------------------------------
+        mmco5 = False
+        if is_ref:
+            max_refs = sps.max_num_ref_frames  # type: ignore[attr-defined]
+            if idr:
+                self._dpb.unmark_all(keep=store)
+                if getattr(sh0, "long_term_reference_flag", 0):
+                    store.long_ref |= structure
+                    store.long_term_frame_idx = 0
+                    self._dpb.max_long_term_frame_idx = 0
+                else:
+                    store.short_ref |= structure
+                    self._dpb.max_long_term_frame_idx = -1
+            else:
+                long_term = False
+                if getattr(sh0, "adaptive_ref_pic_marking_mode_flag", 0):
+                    curr_pic_num = frame_num if structure == FRAME else 2 * frame_num + 1
+                    mmco5, long_term = self._dpb.adaptive_marking(
+                        store, structure, curr_pic_num, _mmco_ops(sh0))
+                else:
+                    self._dpb.sliding_window(store, max_refs)
+                if not long_term:
+                    store.short_ref |= structure
+                self._dpb.enforce_ref_limit(store, max_refs, strict=True)
+            if mmco5:
+                temp = cur_poc
+                if structure & TOP:
+                    store.top_field_order_cnt -= temp
+                if structure & BOTTOM:
+                    store.bottom_field_order_cnt -= temp
+                poc = PocResult(store.top_field_order_cnt, store.bottom_field_order_cnt, 0, 0)
+                store.frame_num = 0
+                store.mmco5 = True
+                if not is_second:
+                    self._out.flush_all(output=True)
+            self._prev_ref_frame_num = store.frame_num
+        self._poc.update(sh0, nal_ref_idc, poc, mmco5)
+
+        # -- storage and output (C.4.4, C.4.5) ------------------------------------------------
+        self._out.remove_unused(keep=store)
+        if is_second:
+            self._out.pending = None
+        else:
+            self._out.store(store, is_reference=is_ref, is_field=field_pic)
+            if field_pic and store in self._dpb.stores:
+                self._out.pending = store
+                self._first_field = _FirstField(store, structure, is_ref, frame_num)
+            else:
+                self._out.pending = None
+        self._out.enforce_reorder()
+        events += self._take_events()
+        return events
+
+    def _fill_frame_num_gap(self, sps: object, frame_num: int) -> None:
+        """8.2.5.2: "non-existing" short-term frames for the missing frame_num values.
+
+        They alias the CAPTURE buffer of the latest real reference picture (what FFmpeg's
+        concealment shows), so a reference to one still resolves in the driver."""
+        max_frame_num = sps.MaxFrameNum  # type: ignore[attr-defined]
+        max_refs = max(1, sps.max_num_ref_frames)  # type: ignore[attr-defined]
+        real = [fs for fs in self._dpb.stores if fs.owns_buffer and fs.is_ref]
+        if not real:
+            self._prev_ref_frame_num = (frame_num - 1) % max_frame_num
+            return
+        alias = max(real, key=lambda fs: fs.decode_index)
+        unused = (self._prev_ref_frame_num + 1) % max_frame_num
+        gap = (frame_num - unused) % max_frame_num
+        if gap > max_refs:  # older ones would slide out anyway
+            unused = (frame_num - max_refs) % max_frame_num
+        poc_type = sps.pic_order_cnt_type  # type: ignore[attr-defined]
+        while unused != frame_num:
+            fake = _FakeHeader(unused)
+            if poc_type != 0:
+                poc = self._poc.compute(sps, fake, 1, False)
+            else:
+                poc = PocResult(alias.top_field_order_cnt, alias.bottom_field_order_cnt,
+                                self._poc.prev_pic_order_cnt_msb)
+            self._decode_index += 1
+            fs = FrameStore(alias.timestamp_ns, unused, decoded=FRAME,
+                            top_field_order_cnt=poc.top_field_order_cnt,
+                            bottom_field_order_cnt=poc.bottom_field_order_cnt,
+                            non_existing=True, owns_buffer=False, decode_index=self._decode_index)
+            self._dpb.update_frame_num_wrap(unused, max_frame_num)
+            self._dpb.sliding_window(fs, max_refs)
+            fs.short_ref = FRAME
+            self._out.remove_unused(keep=fs)
+            self._out.store(fs, is_reference=True, is_field=False)
+            fs.needed_for_output = False
+            if poc_type != 0:
+                self._poc.update(fake, 1, poc, False)
+            self._prev_ref_frame_num = unused
+            unused = (unused + 1) % max_frame_num
+
+    def _take_events(self) -> list[Event]:
+        events: list[Event] = []
+        for what, fs in self._out.take_actions():
+            if what == "output":
+                if fs.non_existing:
+                    continue
+                events.append(PictureOutput(
+                    fs.timestamp_ns, getattr(fs, "crop", None) or _crop_of(self._sps), fs.poc,
+                    fs.top_field_order_cnt, fs.bottom_field_order_cnt, fs.decoded))
+                continue
+            ts = fs.timestamp_ns
+            aliased = any(o.timestamp_ns == ts and o is not fs for o in self._dpb.stores)
+            if fs.owns_buffer:
+                if aliased:
+                    self._zombies.add(ts)
+                else:
+                    events.append(PictureRelease(ts))
+            elif ts in self._zombies and not aliased:
+                self._zombies.discard(ts)
+                events.append(PictureRelease(ts))
+        return events
+
+
+@dataclass
+class _FakeHeader:
+    """Slice header stand-in for a non-existing frame (POC types 1 and 2)."""
+
+    frame_num: int
+    field_pic_flag: int = 0
+    bottom_field_flag: int = 0
+    pic_order_cnt_lsb: int = 0
+    delta_pic_order_cnt_bottom: int = 0
+    delta_pic_order_cnt: list = field(default_factory=lambda: [0, 0])
