@@ -1,0 +1,236 @@
+"""vb2 queues and buffers of the emulated device (videobuf2-core/-v4l2.c semantics).
+
+A :class:`Buffer` owns one memfd per plane (the "vmalloc" memory; EXPBUF hands out dups of it,
+``Backend.mmap`` maps it by its ``mem_offset`` cookie) and a vb2 state
+(``DEQUEUED``, ``IN_REQUEST``, ``QUEUED``, ``DONE``, ``ERROR``); ``held`` marks a CAPTURE buffer
+kept by V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF. A :class:`Queue` is one vb2 queue (OUTPUT or
+CAPTURE) with its negotiated format, its driver-owned list (``ready``: the m2m rdy_queue) and
+its ``done`` list. Format arithmetic (``fill_pixfmt``) follows ``v4l2_fill_pixfmt_mp``.
+"""
+
+from __future__ import annotations
+
+import mmap as _mmap
+import os
+from collections import deque
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+
+from ..uapi import videodev2 as v
+
+__all__ = ["Buffer", "Plane", "Queue", "Format", "fill_pixfmt", "PAGE_SIZE", "DST_QUEUE_OFF_BASE"]
+
+PAGE_SIZE = _mmap.PAGESIZE
+DST_QUEUE_OFF_BASE = 1 << 30      # v4l2-mem2mem.c: mmap cookies of the CAPTURE queue
+VB2_MAX_FRAME = 32
+
+DEQUEUED = "dequeued"
+IN_REQUEST = "in_request"
+QUEUED = "queued"
+DONE = "done"
+ERROR = "error"
+
+
+def page_align(n: int) -> int:
+    return (n + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE
+
+
+def _div_up(a: int, b: int) -> int:
+    return (a + b - 1) // b
+
+
+# fourcc -> (bytes per pixel of each component plane, hdiv, vdiv) for one-memory-plane formats
+_RAW_FORMATS: dict[int, tuple[tuple[int, ...], int, int]] = {
+    v.V4L2_PIX_FMT_NV12: ((1, 2), 2, 2),
+    v.V4L2_PIX_FMT_NV21: ((1, 2), 2, 2),
+    v.V4L2_PIX_FMT_YUV420: ((1, 1, 1), 2, 2),
+    v.V4L2_PIX_FMT_YVU420: ((1, 1, 1), 2, 2),
+    v.V4L2_PIX_FMT_NV16: ((1, 2), 2, 1),
+    v.V4L2_PIX_FMT_GREY: ((1,), 1, 1),
+    v.V4L2_PIX_FMT_P010: ((2, 4), 2, 2),
+}
+
+
+def fill_pixfmt(fourcc: int, width: int, height: int) -> tuple[int, int]:
+    """(bytesperline, sizeimage) of a single-memory-plane raw format (v4l2_fill_pixfmt_mp)."""
+    bpp, hdiv, vdiv = _RAW_FORMATS.get(fourcc, ((1, 1, 1), 2, 2))
+    bpl = width * bpp[0]
+    size = 0
+    for i, b in enumerate(bpp):
+        h = 1 if i == 0 else hdiv
+        vv = 1 if i == 0 else vdiv
+        size += b * _div_up(width, h) * _div_up(height, vv)
+    return bpl, size
+
+
+@dataclass
+class Format:
+    """A negotiated multiplanar format (the fields of v4l2_pix_format_mplane we keep)."""
+
+    pixelformat: int
+    width: int
+    height: int
+    bytesperline: list[int]
+    sizeimage: list[int]
+    field: int = v.V4L2_FIELD_NONE
+    colorspace: int = 3          # V4L2_COLORSPACE_REC709, as visl_init_fmt
+    ycbcr_enc: int = 0
+    quantization: int = 0
+    xfer_func: int = 0
+    flags: int = 0
+
+    @property
+    def num_planes(self) -> int:
+        return len(self.sizeimage)
+
+    def to_struct(self, f: v.v4l2_format) -> None:
+        p = f.fmt.pix_mp
+        p.width, p.height, p.pixelformat = self.width, self.height, self.pixelformat
+        p.field, p.colorspace = self.field, self.colorspace
+        p.num_planes = self.num_planes
+        p.flags = self.flags
+        p.ycbcr_enc, p.quantization, p.xfer_func = self.ycbcr_enc, self.quantization, self.xfer_func
+        for i in range(v.VIDEO_MAX_PLANES):
+            pf = p.plane_fmt[i]
+            if i < self.num_planes:
+                pf.bytesperline, pf.sizeimage = self.bytesperline[i], self.sizeimage[i]
+            else:
+                pf.bytesperline = pf.sizeimage = 0
+            for j in range(6):
+                pf.reserved[j] = 0
+        for j in range(7):
+            p.reserved[j] = 0
+
+
+@dataclass
+class Plane:
+    memfd: int
+    length: int                   # what QUERYBUF reports (sizeimage at allocation)
+    mem_offset: int               # mmap cookie as userspace sees it
+    bytesused: int = 0
+    data_offset: int = 0
+    maps: int = 0                 # live mappings (V4L2_BUF_FLAG_MAPPED)
+
+    def view(self) -> _mmap.mmap:
+        return _mmap.mmap(self.memfd, page_align(self.length), flags=_mmap.MAP_SHARED,
+                          prot=_mmap.PROT_READ | _mmap.PROT_WRITE)
+
+
+@dataclass
+class Buffer:
+    """One vb2 buffer."""
+
+    queue: "Queue"
+    index: int
+    planes: list[Plane]
+    state: str = DEQUEUED
+    flags: int = 0                # user flags kept from QBUF (HOLD, KEYFRAME, TIMECODE ...)
+    timestamp_ns: int = 0
+    copied_timestamp: bool = False
+    sequence: int = 0
+    field: int = v.V4L2_FIELD_NONE
+    request: object | None = None  # MediaRequest the buffer is bound to
+    request_fd: int = -1
+    held: bool = False
+    sticky_error: bool = False     # an error while held, reported when released
+    last: bool = False
+    decoded: bool = False          # holds a picture decoded since userspace last queued it
+    _views: list[_mmap.mmap] = dc_field(default_factory=list)
+
+    def mapped(self) -> bool:
+        return any(p.maps for p in self.planes)
+
+    def views(self) -> list[memoryview]:
+        """Writable views of every plane (kept open while the buffer lives)."""
+        if not self._views:
+            self._views = [p.view() for p in self.planes]
+        return [memoryview(m)[: p.length] for m, p in zip(self._views, self.planes)]
+
+    def free(self) -> None:
+        for m in self._views:
+            try:
+                m.close()
+            except BufferError:   # an exported memoryview still alive: let GC unmap it
+                pass
+        self._views = []
+        for p in self.planes:
+            if p.memfd >= 0:
+                os.close(p.memfd)
+                p.memfd = -1
+
+
+@dataclass
+class Queue:
+    """One vb2 queue of an m2m context."""
+
+    type: int
+    fmt: Format
+    supports_requests: bool = False
+    requires_requests: bool = False
+    supports_hold: bool = False
+    memory: int = 0
+    bufs: list[Buffer] = dc_field(default_factory=list)
+    streaming: bool = False
+    uses_requests: bool = False
+    uses_qbuf: bool = False
+    ready: deque = dc_field(default_factory=deque)   # QUEUED buffers owned by the driver, in order
+    done: deque = dc_field(default_factory=deque)    # DONE/ERROR buffers awaiting DQBUF
+    sequence: int = 0
+    last_buffer_dequeued: bool = False
+
+    @property
+    def is_output(self) -> bool:
+        return v.V4L2_TYPE_IS_OUTPUT(self.type)
+
+    @property
+    def busy(self) -> bool:
+        """vb2_is_busy(): buffers are allocated."""
+        return bool(self.bufs)
+
+    def caps(self) -> int:
+        c = v.V4L2_BUF_CAP_SUPPORTS_MMAP | v.V4L2_BUF_CAP_SUPPORTS_ORPHANED_BUFS
+        if self.supports_requests:
+            c |= v.V4L2_BUF_CAP_SUPPORTS_REQUESTS
+        if self.supports_hold:
+            c |= v.V4L2_BUF_CAP_SUPPORTS_M2M_HOLD_CAPTURE_BUF
+        return c
+
+    def next_offset(self) -> int:
+        """__setup_offsets(): the cookie after the last allocated plane."""
+        base = 0 if self.is_output else DST_QUEUE_OFF_BASE
+        off = 0
+        if self.bufs:
+            last = self.bufs[-1].planes[-1]
+            off = last.mem_offset - base + page_align(last.length)
+        return base + off
+
+    def allocate(self, count: int, sizes: list[int]) -> int:
+        """Add *count* buffers with planes of *sizes*; returns how many were added."""
+        count = max(0, min(count, VB2_MAX_FRAME - len(self.bufs)))
+        kind = "out" if self.is_output else "cap"
+        for _ in range(count):
+            index = len(self.bufs)
+            planes = []
+            off = self.next_offset()
+            for p, size in enumerate(sizes):
+                fd = os.memfd_create(f"emulated-{kind}{index}.{p}", os.MFD_CLOEXEC)
+                os.ftruncate(fd, page_align(size))
+                planes.append(Plane(fd, size, off))
+                off += page_align(size)
+            self.bufs.append(Buffer(self, index, planes))
+        return count
+
+    def free_all(self) -> None:
+        for b in self.bufs:
+            b.free()
+        self.bufs = []
+        self.ready.clear()
+        self.done.clear()
+        self.memory = 0
+
+    def find_by_offset(self, offset: int) -> Plane | None:
+        for b in self.bufs:
+            for p in b.planes:
+                if p.mem_offset == offset:
+                    return p
+        return None

@@ -1,0 +1,680 @@
+"""One open file handle of an emulated stateless decoder: an m2m context.
+
+:class:`DecoderContext` holds both vb2 queues, the formats, the control handler, the event
+queue and the codec model instance, and implements the video-node ioctls on the real ctypes
+structs plus the mem2mem job scheduling (``v4l2_m2m_try_schedule`` with
+HOLD_CAPTURE_BUF, ``v4l2_m2m_buf_done_and_job_finish``, the stateless FLUSH command).
+Jobs run synchronously inside the ioctl that makes them runnable.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno as _errno
+import fcntl
+import os
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..uapi import videodev2 as v
+from . import buffers as B
+from .buffers import Buffer, Format, Queue, fill_pixfmt
+from .codec_model import CaptureView, CodecModel, DecodeJob
+from .controls import ControlHandler
+from .kerror import KernelError
+from .media import COMPLETE, IDLE, QUEUED, MediaRequest
+
+if TYPE_CHECKING:
+    from .device import DeviceSpec, EmulatedBackend
+
+__all__ = ["DecoderContext"]
+
+OUT = v.V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE
+CAP = v.V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE
+MIN_CODED_SZ = 1024 * 256
+_FRAME_FLAGS = v.V4L2_BUF_FLAG_KEYFRAME | v.V4L2_BUF_FLAG_PFRAME | v.V4L2_BUF_FLAG_BFRAME
+_USER_FLAGS = _FRAME_FLAGS | v.V4L2_BUF_FLAG_TIMECODE | v.V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF
+V4L2_EVENT_CTRL_CH_VALUE = 1
+V4L2_EVENT_CTRL_CH_FLAGS = 2
+
+
+def timeval_to_ns(tv: v.v4l2_timeval) -> int:
+    return tv.tv_sec * 1_000_000_000 + tv.tv_usec * 1000
+
+
+@dataclass
+class _Event:
+    type: int
+    id: int
+    data: bytes
+    sequence: int
+    ts: float
+
+
+class DecoderContext:
+    """The state behind one open fd of /dev/videoN."""
+
+    def __init__(self, backend: "EmulatedBackend", spec: "DeviceSpec", model: CodecModel, fd: int,
+                 nonblock: bool) -> None:
+        self.backend = backend
+        self.spec = spec
+        self.model = model
+        self.fd = fd
+        self.nonblock = nonblock
+        self.ctrls = ControlHandler(list(model.controls))
+        fs = spec.frmsize(model)
+        w, h = fs[0], fs[3]
+        out_fmt = Format(model.output_fourcc, w, h, [0], [w * h * 8])
+        self.out = Queue(OUT, out_fmt, supports_requests=True, requires_requests=spec.requires_requests,
+                         supports_hold=spec.supports_hold)
+        self.cap = Queue(CAP, self._capture_format(model.capture_fourccs[0], w, h))
+        self.subscriptions: dict[tuple[int, int], int] = {}   # (type, id) -> flags
+        self.events: deque[_Event] = deque()
+        self.event_seq = 0
+
+    # ------------------------------------------------------------------ helpers
+    def queue(self, buf_type: int) -> Queue:
+        if buf_type == OUT:
+            return self.out
+        if buf_type == CAP:
+            return self.cap
+        raise KernelError(_errno.EINVAL, f"buffer type {buf_type} is not supported (multiplanar only)")
+
+    def _capture_format(self, fourcc: int, width: int, height: int) -> Format:
+        layout = getattr(self.model, "capture_layout", None)
+        if layout is not None:
+            bpl, size = layout(fourcc, width, height)
+        else:
+            bpl, size = fill_pixfmt(fourcc, width, height)
+        return Format(fourcc, width, height, [bpl], [size])
+
+    def _clamp_size(self, width: int, height: int) -> tuple[int, int]:
+        mnw, mxw, stw, mnh, mxh, sth = self.spec.frmsize(self.model)
+        width = max(mnw, min(mxw, width))
+        height = max(mnh, min(mxh, height))
+        if stw > 1:
+            width = mnw + (width - mnw + stw - 1) // stw * stw
+            width = min(width, mxw)
+        if sth > 1:
+            height = mnh + (height - mnh + sth - 1) // sth * sth
+            height = min(height, mxh)
+        return width, height
+
+    # ------------------------------------------------------------------ caps / formats
+    def querycap(self, cap: v.v4l2_capability) -> None:
+        ctypes.memset(ctypes.addressof(cap), 0, ctypes.sizeof(cap))
+        cap.driver = self.spec.driver.encode()
+        cap.card = self.spec.driver.encode()
+        cap.bus_info = f"platform:{self.spec.driver}".encode()
+        cap.version = (6 << 16) | (12 << 8)
+        cap.device_caps = v.V4L2_CAP_STREAMING | v.V4L2_CAP_VIDEO_M2M_MPLANE
+        cap.capabilities = cap.device_caps | v.V4L2_CAP_DEVICE_CAPS
+
+    def enum_fmt(self, f: v.v4l2_fmtdesc) -> None:
+        if f.type == OUT:
+            fmts = [self.model.output_fourcc]
+            flags = v.V4L2_FMT_FLAG_COMPRESSED
+        elif f.type == CAP:
+            fmts = list(self.model.capture_fourccs)
+            flags = 0
+        else:
+            raise KernelError(_errno.EINVAL, f"ENUM_FMT: buffer type {f.type}")
+        if f.index >= len(fmts):
+            raise KernelError(_errno.EINVAL, f"ENUM_FMT: no format {f.index}")
+        f.pixelformat = fmts[f.index]
+        f.flags = flags
+        f.mbus_code = 0
+        f.description = _fourcc_description(fmts[f.index]).encode()[:31]
+
+    def enum_framesizes(self, fs: v.v4l2_frmsizeenum) -> None:
+        if fs.index != 0 or fs.pixel_format != self.model.output_fourcc:
+            raise KernelError(_errno.EINVAL, f"ENUM_FRAMESIZES: index {fs.index} of {fs.pixel_format:#x}")
+        fs.type = v.V4L2_FRMSIZE_TYPE_STEPWISE
+        s = fs.stepwise
+        (s.min_width, s.max_width, s.step_width, s.min_height, s.max_height,
+         s.step_height) = self.spec.frmsize(self.model)
+
+    def g_fmt(self, f: v.v4l2_format) -> None:
+        q = self.queue(f.type)
+        q.fmt.to_struct(f)
+
+    def try_fmt(self, f: v.v4l2_format) -> Format:
+        p = f.fmt.pix_mp
+        if f.type == OUT:
+            w, h = self._clamp_size(p.width, p.height)
+            size = p.plane_fmt[0].sizeimage or max(MIN_CODED_SZ, w * h * 3)
+            fmt = Format(self.model.output_fourcc, w, h, [0], [size],
+                         colorspace=p.colorspace, ycbcr_enc=p.ycbcr_enc,
+                         quantization=p.quantization, xfer_func=p.xfer_func)
+        elif f.type == CAP:
+            fourcc = p.pixelformat if p.pixelformat in self.model.capture_fourccs else self.model.capture_fourccs[0]
+            w, h = self._clamp_size(p.width, p.height)
+            fmt = self._capture_format(fourcc, w, h)
+            fmt.colorspace = self.cap.fmt.colorspace
+        else:
+            raise KernelError(_errno.EINVAL, f"format type {f.type} is not supported (multiplanar only)")
+        fmt.to_struct(f)
+        return fmt
+
+    def s_fmt(self, f: v.v4l2_format) -> None:
+        q = self.queue(f.type)
+        if q.busy:
+            raise KernelError(_errno.EBUSY, "S_FMT: buffers are allocated on this queue")
+        if f.type == OUT and self.cap.busy:
+            raise KernelError(_errno.EBUSY, "S_FMT(OUTPUT): CAPTURE buffers are allocated")
+        fmt = self.try_fmt(f)
+        q.fmt = fmt
+        if f.type == OUT:
+            # the CAPTURE format is derived from the coded size (visl_reset_decoded_fmt)
+            self.cap.fmt = self._capture_format(self.model.capture_fourccs[0], fmt.width, fmt.height)
+            self.cap.fmt.colorspace = fmt.colorspace
+
+    def g_selection(self, s: v.v4l2_selection) -> None:
+        if not self.spec.selection:
+            raise KernelError(_errno.ENOTTY, "G_SELECTION is not implemented by this driver")
+        if s.type not in (CAP, v.V4L2_BUF_TYPE_VIDEO_CAPTURE):
+            raise KernelError(_errno.EINVAL, "G_SELECTION: only CAPTURE composing")
+        if s.target not in (v.V4L2_SEL_TGT_COMPOSE, v.V4L2_SEL_TGT_COMPOSE_DEFAULT,
+                            v.V4L2_SEL_TGT_COMPOSE_BOUNDS, v.V4L2_SEL_TGT_COMPOSE_PADDED):
+            raise KernelError(_errno.EINVAL, f"G_SELECTION: target {s.target}")
+        s.r.left = s.r.top = 0
+        s.r.width, s.r.height = self.out.fmt.width, self.out.fmt.height
+
+    # ------------------------------------------------------------------ buffers
+    def reqbufs(self, r: v.v4l2_requestbuffers) -> None:
+        q = self.queue(r.type)
+        if r.memory != v.V4L2_MEMORY_MMAP:
+            raise KernelError(_errno.EINVAL, f"REQBUFS: memory {r.memory} is not supported (MMAP only)")
+        if q.streaming:
+            raise KernelError(_errno.EBUSY, "REQBUFS: queue is streaming")
+        if q.bufs:
+            self._cancel(q)
+            q.free_all()
+        q.uses_qbuf = q.uses_requests = False
+        r.capabilities = q.caps()
+        r.flags = 0
+        if r.count == 0:
+            return
+        q.memory = r.memory
+        r.count = q.allocate(max(1, r.count), list(q.fmt.sizeimage))
+
+    def create_bufs(self, c: v.v4l2_create_buffers) -> None:
+        q = self.queue(c.format.type)
+        c.capabilities = q.caps()
+        c.flags = 0
+        if c.memory != v.V4L2_MEMORY_MMAP:
+            raise KernelError(_errno.EINVAL, f"CREATE_BUFS: memory {c.memory} is not supported")
+        if q.bufs and q.memory != c.memory:
+            raise KernelError(_errno.EINVAL, "CREATE_BUFS: memory type differs from the allocated buffers")
+        c.index = len(q.bufs)
+        if c.count == 0:
+            return
+        p = c.format.fmt.pix_mp
+        if p.num_planes != q.fmt.num_planes:
+            raise KernelError(_errno.EINVAL, f"CREATE_BUFS: num_planes {p.num_planes} != {q.fmt.num_planes}")
+        sizes = [p.plane_fmt[i].sizeimage for i in range(p.num_planes)]
+        for size, need in zip(sizes, q.fmt.sizeimage):
+            if size < need:
+                raise KernelError(_errno.EINVAL, f"CREATE_BUFS: sizeimage {size} < {need}")
+        q.memory = c.memory
+        c.count = q.allocate(c.count, sizes)
+        if c.count == 0:
+            raise KernelError(_errno.ENOBUFS, "CREATE_BUFS: the queue already has 32 buffers")
+
+    def _buffer(self, b: Any, q: Queue, what: str) -> Buffer:
+        if b.index >= len(q.bufs):
+            raise KernelError(_errno.EINVAL, f"{what}: no buffer {b.index} (have {len(q.bufs)})")
+        return q.bufs[b.index]
+
+    def _check_planes(self, b: v.v4l2_buffer, buf: Buffer) -> None:
+        if b.length > v.VIDEO_MAX_PLANES:
+            raise KernelError(_errno.EINVAL, f"length {b.length} > VIDEO_MAX_PLANES")
+        if not b.m.planes:
+            raise KernelError(_errno.EFAULT if b.length else _errno.EINVAL,
+                              "multi-planar buffer without m.planes")
+        if b.length < len(buf.planes):
+            raise KernelError(_errno.EINVAL, f"length {b.length} < {len(buf.planes)} planes")
+
+    def fill_buffer(self, b: v.v4l2_buffer, buf: Buffer) -> None:
+        """__fill_v4l2_buffer()."""
+        q = buf.queue
+        b.index = buf.index
+        b.type = q.type
+        b.memory = q.memory or v.V4L2_MEMORY_MMAP
+        b.bytesused = 0
+        ns = buf.timestamp_ns
+        b.timestamp.tv_sec, b.timestamp.tv_usec = ns // 1_000_000_000, (ns % 1_000_000_000) // 1000
+        b.sequence = buf.sequence
+        b.field = buf.field
+        b.reserved2 = 0
+        flags = (buf.flags & _USER_FLAGS) | v.V4L2_BUF_FLAG_TIMESTAMP_COPY
+        if buf.state == B.QUEUED:
+            flags |= v.V4L2_BUF_FLAG_QUEUED
+        elif buf.state == B.IN_REQUEST:
+            flags |= v.V4L2_BUF_FLAG_IN_REQUEST
+        elif buf.state == B.ERROR:
+            flags |= v.V4L2_BUF_FLAG_ERROR | v.V4L2_BUF_FLAG_DONE
+        elif buf.state == B.DONE:
+            flags |= v.V4L2_BUF_FLAG_DONE
+        if buf.last:
+            flags |= v.V4L2_BUF_FLAG_LAST
+        if buf.mapped():
+            flags |= v.V4L2_BUF_FLAG_MAPPED
+        if buf.request_fd >= 0:
+            flags |= v.V4L2_BUF_FLAG_REQUEST_FD
+            b.request_fd = buf.request_fd
+        else:
+            b.request_fd = 0
+        b.flags = flags
+        b.length = len(buf.planes)
+        if b.m.planes:
+            for i, p in enumerate(buf.planes):
+                up = b.m.planes[i]
+                up.bytesused = p.bytesused
+                up.length = p.length
+                up.m.mem_offset = p.mem_offset
+                up.data_offset = p.data_offset
+
+    def querybuf(self, b: v.v4l2_buffer) -> None:
+        q = self.queue(b.type)
+        buf = self._buffer(b, q, "QUERYBUF")
+        self._check_planes(b, buf)
+        self.fill_buffer(b, buf)
+
+    def qbuf(self, b: v.v4l2_buffer) -> None:
+        q = self.queue(b.type)
+        buf = self._buffer(b, q, "QBUF")
+        if b.memory != q.memory:
+            raise KernelError(_errno.EINVAL, f"QBUF: memory {b.memory} != queue memory {q.memory}")
+        self._check_planes(b, buf)
+        with_req = bool(b.flags & v.V4L2_BUF_FLAG_REQUEST_FD)
+        if with_req and buf.state != B.DEQUEUED:
+            raise KernelError(_errno.EINVAL, f"QBUF: buffer {buf.index} is not in dequeued state")
+        # plane payloads (output: bytesused, 0 = whole plane, deprecated)
+        used = []
+        for i, p in enumerate(buf.planes):
+            up = b.m.planes[i]
+            n = up.bytesused if q.is_output else 0
+            if q.is_output and n == 0:
+                n = p.length
+            if q.is_output and (n > p.length or (up.data_offset and up.data_offset >= n)):
+                raise KernelError(_errno.EINVAL, f"QBUF: plane {i} bytesused {n} exceeds length {p.length}")
+            used.append((n, up.data_offset if q.is_output else 0))
+        req: MediaRequest | None = None
+        if not with_req:
+            if q.requires_requests:
+                raise KernelError(_errno.EBADR, "QBUF: this queue requires requests")
+            if q.uses_requests:
+                raise KernelError(_errno.EBUSY, "QBUF: the queue is used with requests")
+        else:
+            if not q.supports_requests:
+                raise KernelError(_errno.EBADR, "QBUF: this queue does not support requests")
+            if q.uses_qbuf:
+                raise KernelError(_errno.EBUSY, "QBUF: the queue is used without requests")
+            req = self.backend.request_by_fd(self.spec, b.request_fd)
+            if req.state != IDLE:
+                raise KernelError(_errno.EBUSY, f"QBUF: {req.describe()} is not idle")
+        if buf.state not in (B.DEQUEUED,):
+            raise KernelError(_errno.EINVAL, f"QBUF: buffer {buf.index} is {buf.state}")
+        # accepted: store metadata (vb2_fill_vb2_v4l2_buffer + copy_timestamp)
+        for p, (n, off) in zip(buf.planes, used):
+            p.bytesused, p.data_offset = n, off
+        flags = b.flags & _USER_FLAGS
+        if not q.supports_hold:
+            flags &= ~v.V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF
+        buf.flags = flags
+        buf.last = False
+        buf.field = v.V4L2_FIELD_NONE
+        buf.request_fd = b.request_fd if with_req else -1
+        if q.is_output:
+            buf.timestamp_ns = timeval_to_ns(b.timestamp)
+            buf.copied_timestamp = False
+        else:
+            buf.decoded = False        # userspace gave it back: no longer a valid reference
+            buf.copied_timestamp = False
+            buf.sticky_error = False
+        if req is not None:
+            q.uses_requests = True
+            buf.state = B.IN_REQUEST
+            buf.request = req
+            req.buffers.append(buf)
+        else:
+            q.uses_qbuf = True
+            buf.state = B.QUEUED
+            q.ready.append(buf)
+            self.try_run()
+        self.fill_buffer(b, buf)
+
+    def dqbuf(self, b: v.v4l2_buffer) -> None:
+        q = self.queue(b.type)
+        if b.memory != q.memory and q.memory:
+            raise KernelError(_errno.EINVAL, f"DQBUF: memory {b.memory} != queue memory {q.memory}")
+        if not q.streaming:
+            raise KernelError(_errno.EINVAL, "DQBUF: streaming off, will not wait for buffers")
+        if q.last_buffer_dequeued:
+            raise KernelError(_errno.EPIPE, "DQBUF: last buffer dequeued already")
+        if not q.done:
+            if self.nonblock:
+                raise KernelError(_errno.EAGAIN, "DQBUF: no buffer is ready")
+            raise KernelError(_errno.EAGAIN, "DQBUF: no buffer is ready (a blocking DQBUF would wait "
+                                             "forever on the synchronous emulated device)")
+        buf = q.done[0]
+        self._check_planes(b, buf)
+        q.done.popleft()
+        self.fill_buffer(b, buf)
+        if not q.is_output and buf.last:
+            q.last_buffer_dequeued = True
+        buf.state = B.DEQUEUED
+        buf.request = None
+
+    def expbuf(self, e: v.v4l2_exportbuffer) -> None:
+        q = self.queue(e.type)
+        if q.memory != v.V4L2_MEMORY_MMAP:
+            raise KernelError(_errno.EINVAL, "EXPBUF: only MMAP buffers can be exported")
+        if e.index >= len(q.bufs):
+            raise KernelError(_errno.EINVAL, f"EXPBUF: no buffer {e.index}")
+        buf = q.bufs[e.index]
+        if e.plane >= len(buf.planes):
+            raise KernelError(_errno.EINVAL, f"EXPBUF: no plane {e.plane}")
+        if e.flags & ~(os.O_CLOEXEC | os.O_ACCMODE):
+            raise KernelError(_errno.EINVAL, f"EXPBUF: flags {e.flags:#x}")
+        cmd = fcntl.F_DUPFD_CLOEXEC if e.flags & os.O_CLOEXEC else fcntl.F_DUPFD
+        e.fd = fcntl.fcntl(buf.planes[e.plane].memfd, cmd, 0)
+
+    def streamon(self, buf_type: int) -> None:
+        q = self.queue(buf_type)
+        if q.streaming:
+            return
+        if not q.bufs:
+            raise KernelError(_errno.EINVAL, "STREAMON: no buffers have been allocated")
+        q.streaming = True
+        q.sequence = 0
+        q.last_buffer_dequeued = False
+        if not q.is_output:
+            f = self.cap.fmt
+            self.model.reset(f.width, f.height, f.pixelformat)
+        self.try_run()
+
+    def streamoff(self, buf_type: int) -> None:
+        q = self.queue(buf_type)
+        self._cancel(q)
+        q.streaming = False
+        q.last_buffer_dequeued = False
+
+    def _cancel(self, q: Queue) -> None:
+        """__vb2_queue_cancel(): stop_streaming returns the driver's buffers, all to DEQUEUED."""
+        while q.ready:
+            buf = q.ready.popleft()
+            if q.is_output and buf.request is not None:
+                self._complete_request(buf.request)
+            buf.held = False
+        for buf in q.bufs:
+            req = buf.request
+            if req is not None and buf.state == B.IN_REQUEST and buf in req.buffers:
+                req.buffers.remove(buf)
+            buf.state = B.DEQUEUED
+            buf.request = None
+            buf.copied_timestamp = False
+            buf.held = False
+            if not q.is_output:
+                buf.decoded = False
+        q.done.clear()
+        q.uses_qbuf = q.uses_requests = False
+
+    # ------------------------------------------------------------------ requests
+    def request_queued(self, req: MediaRequest) -> None:
+        """req_queue: hand the request's buffers to the queue (v4l2_m2m_request_queue)."""
+        for buf in req.buffers:
+            buf.state = B.QUEUED
+            buf.queue.ready.append(buf)
+        self.try_run()
+
+    def request_unbind(self, req: MediaRequest) -> None:
+        """media_request_clean(): buffers still in the request go back to DEQUEUED."""
+        for buf in req.buffers:
+            if buf.state == B.IN_REQUEST:
+                buf.state = B.DEQUEUED
+                buf.request = None
+        req.buffers = []
+
+    def _complete_request(self, req: MediaRequest) -> None:
+        """v4l2_ctrl_request_complete() + the buffer object completing."""
+        if req.state != QUEUED:
+            return
+        vals = dict(self.ctrls.cur)
+        if req.ctrl_ctx is self:
+            vals.update(req.ctrls)
+        req.completed_ctrls = vals
+        req.state = COMPLETE
+        self.backend.request_completed(req)
+
+    # ------------------------------------------------------------------ m2m scheduling
+    def try_run(self) -> None:
+        """v4l2_m2m_try_schedule() + device_run, repeated while a job is ready."""
+        out, cap = self.out, self.cap
+        while out.streaming and cap.streaming and out.ready and cap.ready:
+            src, dst = out.ready[0], cap.ready[0]
+            if dst.held and dst.copied_timestamp and dst.timestamp_ns != src.timestamp_ns:
+                cap.ready.popleft()
+                self._buf_done(dst, dst.sticky_error)
+                continue
+            if src.request is not None and getattr(src.request, "stalled", False):
+                return
+            self._run_job(src, dst)
+
+    def _capture_view(self, buf: Buffer) -> CaptureView:
+        f = self.cap.fmt
+        return CaptureView(buf.views(), f.width, f.height, list(f.bytesperline), f.pixelformat,
+                           list(f.sizeimage), buf.timestamp_ns, buf.index)
+
+    def _run_job(self, src: Buffer, dst: Buffer) -> None:
+        req: MediaRequest | None = src.request
+        changed = []
+        if req is not None and req.ctrl_ctx is self:          # v4l2_ctrl_request_setup()
+            for cid, val in req.ctrls.items():
+                if self.ctrls.cur.get(cid) != val:
+                    changed.append(cid)
+                self.ctrls.cur[cid] = val
+        for cid in changed:
+            self.ctrl_event(cid, V4L2_EVENT_CTRL_CH_VALUE, from_self=False)
+        ctrls = self.ctrls.snapshot()
+        # v4l2_m2m_buf_copy_metadata(src, dst, true)
+        dst.timestamp_ns = src.timestamp_ns
+        dst.copied_timestamp = True
+        dst.flags = (dst.flags & ~(_FRAME_FLAGS | v.V4L2_BUF_FLAG_TIMECODE)) | (
+            src.flags & (_FRAME_FLAGS | v.V4L2_BUF_FLAG_TIMECODE))
+        dst.field = src.field
+        holds = bool(src.flags & v.V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF)
+        ok = True
+        refs: dict[int, CaptureView] = {}
+        try:
+            wanted = list(self.model.references(ctrls))
+        except Exception:
+            wanted, ok = [], False
+        for ts in wanted:
+            ref = self._find_reference(ts, dst)
+            if ref is None:
+                ok = False
+                break
+            refs[ts] = self._capture_view(ref)
+        if ok:
+            p0 = src.planes[0]
+            with memoryview(src.views()[0]) as mv:
+                bitstream = bytes(mv[p0.data_offset : p0.bytesused])
+            job = DecodeJob(ctrls, bitstream, src.timestamp_ns, self._capture_view(dst), refs, holds)
+            t0 = time.perf_counter()
+            try:
+                ok = bool(self.model.decode(job))
+            except Exception as e:   # a model bug must not kill the emulated kernel
+                self.backend.model_errors.append(e)
+                ok = False
+            finally:
+                self.backend.stats.pixel_seconds += time.perf_counter() - t0
+        self.backend.stats.decoded += 1
+        if self.backend.faults.on_capture_done():
+            ok = False
+        error = not ok
+        # v4l2_m2m_buf_done_and_job_finish()
+        src.sequence = self.out.sequence
+        self.out.sequence += 1
+        dst.sequence = self.cap.sequence
+        self.cap.sequence += 1
+        for p in dst.planes:
+            p.bytesused = p.length
+        dst.decoded = True
+        dst.held = holds
+        if not holds:
+            self.cap.ready.popleft()
+            self._buf_done(dst, error or dst.sticky_error)
+        else:
+            dst.sticky_error = dst.sticky_error or error
+        self.out.ready.popleft()
+        if req is not None:
+            self._complete_request(req)
+        self._buf_done(src, error)
+
+    def _find_reference(self, ts: int, dst: Buffer) -> Buffer | None:
+        for buf in self.cap.bufs:
+            if buf.decoded and buf.copied_timestamp and buf.timestamp_ns == ts:
+                if buf is dst and not buf.held:
+                    continue
+                return buf
+        return None
+
+    def _buf_done(self, buf: Buffer, error: bool) -> None:
+        buf.held = False
+        buf.sticky_error = False
+        buf.state = B.ERROR if error else B.DONE
+        if error and not buf.queue.is_output:
+            self.backend.stats.errors += 1
+        buf.queue.done.append(buf)
+
+    # ------------------------------------------------------------------ decoder commands
+    def decoder_cmd(self, dc: v.v4l2_decoder_cmd, try_only: bool) -> None:
+        if not self.spec.decoder_cmd:
+            raise KernelError(_errno.ENOTTY, "DECODER_CMD is not implemented by this driver")
+        if dc.cmd != v.V4L2_DEC_CMD_FLUSH:
+            raise KernelError(_errno.EINVAL, f"stateless decoders only support V4L2_DEC_CMD_FLUSH, not {dc.cmd}")
+        dc.flags = 0
+        if try_only:
+            return
+        if self.out.ready:
+            last = self.out.ready[-1]
+            last.flags &= ~v.V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF
+        elif self.cap.ready and self.cap.ready[-1].held:
+            dst = self.cap.ready.pop()
+            self._buf_done(dst, dst.sticky_error)
+
+    # ------------------------------------------------------------------ events
+    def subscribe(self, sub: v.v4l2_event_subscription) -> None:
+        if sub.type == v.V4L2_EVENT_CTRL:
+            if sub.id not in self.ctrls.specs:
+                raise KernelError(_errno.EINVAL, f"SUBSCRIBE_EVENT: no control {sub.id:#x}")
+            key = (sub.type, sub.id)
+            if key in self.subscriptions:
+                return
+            self.subscriptions[key] = sub.flags
+            if sub.flags & v.V4L2_EVENT_SUB_FL_SEND_INITIAL:
+                s = self.ctrls.specs[sub.id]
+                ch = V4L2_EVENT_CTRL_CH_FLAGS
+                if not s.flags & v.V4L2_CTRL_FLAG_WRITE_ONLY:
+                    ch |= V4L2_EVENT_CTRL_CH_VALUE
+                self._queue_ctrl_event(sub.id, ch)
+            return
+        if sub.type in self.spec.events:
+            self.subscriptions[(sub.type, 0)] = sub.flags
+            return
+        raise KernelError(_errno.EINVAL, f"SUBSCRIBE_EVENT: event type {sub.type} is not supported")
+
+    def unsubscribe(self, sub: v.v4l2_event_subscription) -> None:
+        if sub.type == v.V4L2_EVENT_ALL:
+            self.subscriptions.clear()
+            self.events.clear()
+            return
+        key = (sub.type, sub.id if sub.type == v.V4L2_EVENT_CTRL else 0)
+        self.subscriptions.pop(key, None)
+        self.events = deque(e for e in self.events if (e.type, e.id) != key)
+
+    def ctrl_event(self, cid: int, changes: int, from_self: bool) -> None:
+        flags = self.subscriptions.get((v.V4L2_EVENT_CTRL, cid))
+        if flags is None:
+            return
+        if from_self and not flags & v.V4L2_EVENT_SUB_FL_ALLOW_FEEDBACK:
+            return
+        self._queue_ctrl_event(cid, changes)
+
+    def _queue_ctrl_event(self, cid: int, changes: int) -> None:
+        s = self.ctrls.specs[cid]
+        ev = v.v4l2_event_ctrl()
+        ev.changes = changes
+        ev.type = s.type
+        val = self.ctrls.cur.get(cid, 0)
+        ev.value64 = 0 if isinstance(val, bytes) else int(val)
+        ev.flags = s.flags | (v.V4L2_CTRL_FLAG_HAS_PAYLOAD if s.is_compound else 0)
+        if s.type < 0x0100:
+            ev.minimum, ev.maximum = max(-2**31, s.minimum), min(2**31 - 1, s.maximum)
+            ev.step = 1 if s.type in (v.V4L2_CTRL_TYPE_MENU, v.V4L2_CTRL_TYPE_INTEGER_MENU) else s.step
+            ev.default_value = s.default if isinstance(s.default, int) else 0
+        self.queue_event(v.V4L2_EVENT_CTRL, cid, bytes(ev))
+
+    def queue_event(self, etype: int, eid: int, data: bytes) -> None:
+        if (etype, eid) not in self.subscriptions:
+            return
+        self.events.append(_Event(etype, eid, data, self.event_seq, time.monotonic()))
+        self.event_seq += 1
+
+    def dqevent(self, e: v.v4l2_event) -> None:
+        if not self.events:
+            raise KernelError(_errno.ENOENT, "DQEVENT: no event pending")
+        ev = self.events.popleft()
+        ctypes.memset(ctypes.addressof(e), 0, ctypes.sizeof(e))
+        e.type, e.id, e.sequence = ev.type, ev.id, ev.sequence
+        ctypes.memmove(ctypes.addressof(e.u), ev.data, min(len(ev.data), 64))
+        e.pending = len(self.events)
+        e.timestamp.tv_sec = int(ev.ts)
+        e.timestamp.tv_nsec = int((ev.ts % 1) * 1e9)
+
+    # ------------------------------------------------------------------ poll / release
+    def poll(self, events: int) -> int:
+        import select
+
+        rc = 0
+        if events & select.POLLPRI and self.events:
+            rc |= select.POLLPRI
+        if events & (select.POLLIN | select.POLLOUT | select.POLLRDNORM | select.POLLWRNORM):
+            out, cap = self.out, self.cap
+            out_q = out.streaming and any(b.state in (B.QUEUED, B.DONE, B.ERROR) for b in out.bufs)
+            cap_q = cap.streaming and any(b.state in (B.QUEUED, B.DONE, B.ERROR) for b in cap.bufs)
+            if not out_q and not cap_q:
+                return rc | select.POLLERR
+            if cap.last_buffer_dequeued:
+                return rc | select.POLLIN | select.POLLRDNORM
+            if out.done:
+                rc |= select.POLLOUT | select.POLLWRNORM
+            if cap.done:
+                rc |= select.POLLIN | select.POLLRDNORM
+        return rc
+
+    def release(self) -> None:
+        """Close of the file handle: stop both queues and free the memory."""
+        for q in (self.out, self.cap):
+            self._cancel(q)
+            q.streaming = False
+            q.free_all()
+        self.events.clear()
+
+
+def _fourcc_description(code: int) -> str:
+    names = {
+        v.V4L2_PIX_FMT_H264_SLICE: "H.264 Parsed Slice Data",
+        v.V4L2_PIX_FMT_FWHT_STATELESS: "FWHT Stateless",
+        v.V4L2_PIX_FMT_NV12: "Y/UV 4:2:0",
+        v.V4L2_PIX_FMT_YUV420: "Planar YUV 4:2:0",
+        v.V4L2_PIX_FMT_YVU420: "Planar YVU 4:2:0",
+        v.V4L2_PIX_FMT_NV21: "Y/VU 4:2:0",
+        v.V4L2_PIX_FMT_GREY: "8-bit Greyscale",
+        v.V4L2_PIX_FMT_P010: "10-bit Y/UV 4:2:0",
+    }
+    return names.get(code, "".join(chr((code >> (8 * i)) & 0xFF) for i in range(4)))
