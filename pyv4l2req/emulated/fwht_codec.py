@@ -435,3 +435,40 @@ class FwhtEncoder:
             newref[:processed] = pix[:processed]
             ref[:h, :w] = _from_blocks(newref.astype(np.uint8), w, h)
         return out, bool(pblock.any()) and not raw, raw
+
+
+# ------------------------------------------------------------------------- test pattern
+def moving_pattern(n: int, width: int = 640, height: int = 368) -> list[bytes]:
+    """Deterministic YUV420 test frames that exercise every FWHT coding path.
+
+    Frames 0..: gradients with a moving textured square and a moving dark stripe (I- then
+    P-blocks); frame 2 repeats frame 1 (all-zero P-blocks, long repeat runs); frame 3 is
+    integer-hash noise (planes too big for the code: stored raw); frame 4 is flat grey (every
+    block intra and identical: an I-frame inside the GOP, one block repeated over each plane).
+    """
+    y, x = np.mgrid[0:height, 0:width].astype(np.int64)
+    cy, cx = np.mgrid[0: height // 2, 0: width // 2].astype(np.int64)
+    frames: list[bytes] = []
+    for k in range(n):
+        if k == 3:
+            h = (x * 1103515245 + y * 12345 + (x * y) * 2654435761) >> 7
+            luma = (h & 0xFF).astype(np.uint8)
+            hc = (cx * 22695477 + cy * 1103515245 + (cx * cy) * 2246822519) >> 9
+            cb = (hc & 0xFF).astype(np.uint8)
+            cr = ((hc >> 8) & 0xFF).astype(np.uint8)
+        elif k == 4:
+            luma = np.full((height, width), 128, np.uint8)
+            cb = np.full((height // 2, width // 2), 128, np.uint8)
+            cr = cb.copy()
+        else:
+            t = 1 if k == 2 else k
+            luma = ((x * 3 + y * 2 + t * 7) % 220 + 16).astype(np.uint8)
+            sx, sy = (40 + 23 * t) % (width - 128), (60 + 11 * t) % (height - 96)
+            luma[sy: sy + 96, sx: sx + 128] = (235 - (x[sy: sy + 96, sx: sx + 128] % 32)).astype(np.uint8)
+            sp = (200 + 9 * t) % (width - 16)
+            luma[:, sp: sp + 16] = 30
+            cb = ((cx + 2 * t) % 128 + 64).astype(np.uint8)
+            cr = ((cy * 2 + cx - 3 * t) % 160 + 48).astype(np.uint8)
+            cr[sy // 2: sy // 2 + 48, sx // 2: sx // 2 + 64] = 200
+        frames.append(luma.tobytes() + cb.tobytes() + cr.tobytes())
+    return frames
