@@ -1,0 +1,148 @@
+"""Shared helpers for the codec-layer tests: the H.264 test vectors and FFmpeg's
+``trace_headers`` bitstream filter as the syntax oracle.
+
+Vectors are read from ``<repo>/../shared/vectors`` (never copied). FFmpeg traces are produced
+in a temporary directory per test session and never stored in the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+VECTORS = REPO.parent / "shared" / "vectors"
+VECTOR_DIRS = ("JVT-AVC_V1", "JVT-FR-EXT", "other/cros-codecs")
+H264_SUFFIXES = (".264", ".jsv", ".h264", ".avc", ".26l", ".jvt")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def h264_vector_paths() -> list[Path]:
+    """Every H.264 elementary stream of the vector directories (sorted)."""
+    out: list[Path] = []
+    for d in VECTOR_DIRS:
+        p = VECTORS / d
+        if p.is_dir():
+            out.extend(sorted(f for f in p.iterdir() if f.suffix.lower() in H264_SUFFIXES))
+    return out
+
+
+def vector_id(p: Path) -> str:
+    return str(p.relative_to(VECTORS))
+
+
+def manifest_frame_counts() -> dict[str, int]:
+    """Decoded frame count of each vector: MANIFEST.tsv '(N frames', else the .md5 line count."""
+    counts: dict[str, int] = {}
+    man = VECTORS / "MANIFEST.tsv"
+    if man.exists():
+        for line in man.read_text().splitlines()[1:]:
+            cols = line.split("\t")
+            m = re.search(r"\((\d+) frames", line)
+            if m:
+                counts[cols[0]] = int(m.group(1))
+    for p in h264_vector_paths():
+        md5 = p.with_name(p.name + ".md5")
+        if vector_id(p) not in counts and md5.exists():
+            counts[vector_id(p)] = len([ln for ln in md5.read_text().splitlines() if ln.strip()])
+    return counts
+
+
+def require_vectors() -> None:
+    if not h264_vector_paths():
+        if in_ci():
+            pytest.fail(f"no H.264 vectors under {VECTORS}")
+        pytest.skip(f"no H.264 vectors under {VECTORS}")
+
+
+def require_ffmpeg() -> str:
+    exe = shutil.which("ffmpeg")
+    if exe is None:
+        if in_ci():
+            pytest.fail("ffmpeg is required in CI (FFmpeg trace_headers is the syntax oracle)")
+        pytest.skip("ffmpeg not installed (needed for the trace_headers oracle)")
+    return exe
+
+
+_TRACE_LINE = re.compile(r"\] (\d+)\s+(\S+)\s+([01]+) = (-?\d+)\s*$")
+
+
+def parse_ffmpeg_trace(text: str) -> list[list[tuple[int, str, int, int]]]:
+    """FFmpeg trace_headers output -> one list of ``(bit position, name, value, bit length)``
+    per NAL unit of the packets (the 'Extradata' section before the first packet is skipped). Positions
+    count from the first bit of the NAL unit header, on the unescaped NAL unit."""
+    units: list[list[tuple[int, str, int, int]]] = []
+    in_packets = False
+    for line in text.splitlines():
+        if "] Packet: " in line:
+            in_packets = True
+            continue
+        if not in_packets:
+            continue
+        m = _TRACE_LINE.search(line)
+        if not m:
+            continue
+        pos, name, value, nbits = int(m.group(1)), m.group(2), int(m.group(4)), len(m.group(3))
+        if pos == 0 and name == "forbidden_zero_bit":
+            units.append([])
+        if units:
+            units[-1].append((pos, name, value, nbits))
+    return units
+
+
+_trace_cache: dict[tuple[str, int | None], list[list[tuple[int, str, int, int]]]] = {}
+
+
+def ffmpeg_trace(path: Path, max_packets: int | None = None) -> list[list[tuple[int, str, int, int]]]:
+    """Run ``ffmpeg -c:v copy -bsf:v trace_headers`` on ``path`` (cached per session)."""
+    key = (str(path), max_packets)
+    if key not in _trace_cache:
+        exe = require_ffmpeg()
+        cmd = [exe, "-hide_banner", "-nostats", "-nostdin", "-f", "h264", "-i", str(path), "-c:v", "copy"]
+        if max_packets is not None:
+            cmd += ["-frames:v", str(max_packets)]
+        cmd += ["-bsf:v", "trace_headers", "-f", "null", "-"]
+        res = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=300)
+        assert res.returncode == 0, f"ffmpeg failed on {path}: {res.stderr[-2000:]}"
+        _trace_cache[key] = parse_ffmpeg_trace(res.stderr)
+    return _trace_cache[key]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "h264_vector" in metafunc.fixturenames:
+        paths = h264_vector_paths()
+        metafunc.parametrize("h264_vector", paths or [None], ids=[vector_id(p) for p in paths] or ["none"])
+
+
+@pytest.fixture
+def vector_data(h264_vector: Path | None) -> bytes:
+    """The bytes of the parametrised vector (skips/fails when the vectors are missing)."""
+    if h264_vector is None:
+        require_vectors()
+    return h264_vector.read_bytes()
+
+
+class _Oracle:
+    """Helpers handed to tests through the ``h264_oracle`` fixture."""
+
+    vectors = VECTORS
+    h264_vector_paths = staticmethod(h264_vector_paths)
+    vector_id = staticmethod(vector_id)
+    manifest_frame_counts = staticmethod(manifest_frame_counts)
+    ffmpeg_trace = staticmethod(ffmpeg_trace)
+    require_ffmpeg = staticmethod(require_ffmpeg)
+    in_ci = staticmethod(in_ci)
+
+
+@pytest.fixture(scope="session")
+def h264_oracle() -> _Oracle:
+    """Vector paths, MANIFEST frame counts and the FFmpeg trace_headers runner."""
+    return _Oracle()
