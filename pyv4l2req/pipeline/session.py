@@ -297,7 +297,7 @@ class DeviceSession:
             self._corrupt.add(ts)
         fmt = self.cap_format
         buf = self.cap_q.buffers[index]
-        frame = capture_to_frame(buf.planes, fmt.pixelformat, fmt.width, fmt.height, fmt.bytesperline,
+        frame = capture_to_frame(buf.planes, fmt.pixelformat, fmt.width, fmt.height, fmt.bytesperline[0],
                                  Crop(crop.left, crop.top, crop.width, crop.height))
         frame.timestamp_ns = ts
         frame.corrupt = corrupt
