@@ -234,7 +234,8 @@ class AccessUnitSplitter:
     ``feed(data)`` returns the access units completed by ``data``; ``flush()`` the last one.
     An access unit is complete when the first NAL unit of the next one is seen (7.4.1.2.3:
     AUD, SPS, PPS, SEI, types 14..18 after a VCL NAL unit, or the first VCL NAL unit of a new
-    primary picture per 7.4.1.2.4), or after an end-of-sequence/end-of-stream NAL unit.
+    primary picture per 7.4.1.2.4), after an end-of-stream NAL unit, or at the first NAL unit
+    after an end-of-sequence NAL unit.
 
     ``parameter_sets`` (:class:`~pyv4l2req.codec.h264.paramsets.ParameterSets`) is updated as
     SPS/PPS NAL units are seen, before the following slices are parsed. Slices whose PPS/SPS
@@ -253,6 +254,7 @@ class AccessUnitSplitter:
         self._search = 0
         self._cur = AccessUnit()
         self._prev_sh = None  # header of the last primary slice of the current AU
+        self._end_of_seq = False
         self._ready: list[AccessUnit] = []
         self._errors: list[BitstreamError] = []
 
@@ -317,6 +319,8 @@ class AccessUnitSplitter:
     def push_nal(self, nal: NalUnit) -> None:
         """Add one NAL unit (for NAL-unit sources such as MP4); completed AUs are queued."""
         t = nal.nal_unit_type
+        if self._end_of_seq and t != NAL_END_STREAM:
+            self._finish_au()  # after end_of_seq_rbsp() a new access unit begins
         cur = self._cur
         if t in (NAL_SLICE, NAL_SLICE_IDR, NAL_SLICE_DPA):
             sh = self.parameter_sets.parse_slice_header(nal)
@@ -340,7 +344,9 @@ class AccessUnitSplitter:
         elif t == NAL_PPS:
             self.parameter_sets.add_pps(nal)
         cur.nals.append(nal)
-        if t in (NAL_END_SEQUENCE, NAL_END_STREAM):
+        if t == NAL_END_SEQUENCE:
+            self._end_of_seq = True  # an end_of_stream NAL unit may still follow in this AU
+        elif t == NAL_END_STREAM:
             self._finish_au()
 
     def _finish_au(self) -> None:
@@ -351,6 +357,7 @@ class AccessUnitSplitter:
             self.dropped_nal_units += len(cur.nals)
         self._cur = AccessUnit()
         self._prev_sh = None
+        self._end_of_seq = False
 
     def pop_ready(self) -> list[AccessUnit]:
         """Access units completed by :meth:`push_nal` calls (same as ``feed`` returns)."""
