@@ -235,11 +235,15 @@ class FFmpegH264Decoder:
     ``strict=True`` sets ``strict_std_compliance`` to strict, so that FFmpeg reorders with the
     full DPB size when the SPS lacks bitstream_restriction (without it FFmpeg guesses the
     reorder depth and drops pictures that come out late; decode-order capture is unaffected).
+    ``chunks=True`` sets ``AV_CODEC_FLAG2_CHUNKS``: a packet may hold only some slices of a
+    picture (slice-based decoding); the picture is finished when its last macroblock row was
+    decoded, and ``decode`` returns the buffer as decoded so far.
     """
 
-    def __init__(self, *, log_output: bool = False, strict: bool = False):
+    def __init__(self, *, log_output: bool = False, strict: bool = False, chunks: bool = False):
         self._util, self._codec = load_libraries()
         self._strict = strict
+        self._chunks = chunks
         self.log_output = log_output
         self.outputs: list[OutputRecord] = []
         self._ctx = ctypes.c_void_p()
@@ -270,6 +274,10 @@ class FFmpegH264Decoder:
             r = util.av_opt_set(ctx, b"flags", b"+unaligned", 0)
             if r < 0:
                 raise FFmpegError("av_opt_set(flags)", r)
+            if self._chunks:  # a picture may span packets: one slice per packet is fine
+                r = util.av_opt_set(ctx, b"flags2", b"+chunks", 0)
+                if r < 0:
+                    raise FFmpegError("av_opt_set(flags2)", r)
             if self._strict:  # reorder with the full DPB: no pictures dropped from the output
                 r = util.av_opt_set(ctx, b"strict", b"strict", 0)
                 if r < 0:
