@@ -129,15 +129,17 @@ def scaling_matrix_control(sps: object, pps: object) -> dict | None:
     }
 
 
-def dpb_entries(stores: Sequence[FrameStore], structure: int) -> list[dict]:
+def dpb_entries(stores: Sequence[FrameStore], structure: int) -> tuple[list[dict], list[FrameStore]]:
     """``dpb[]`` of ``v4l2_ctrl_h264_decode_params``: every frame buffer holding a reference.
 
     ``reference_ts`` is the picture's timestamp (both fields share it); ``fields`` the fields
     marked as reference; ``pic_num`` PicNum (LongTermPicNum for long-term references) and
     ``frame_num`` frame_num (LongTermFrameIdx for long-term), as the kernel doc asks.
     Non-existing frames (frame_num gaps) alias the picture whose buffer they reuse.
+    Returns the entries and the frame store of each entry.
     """
     out: list[dict] = []
+    used: list[FrameStore] = []
     for fs in stores:
         if not fs.is_ref or fs.timestamp_ns < 0:
             continue
@@ -162,9 +164,10 @@ def dpb_entries(stores: Sequence[FrameStore], structure: int) -> list[dict]:
             "bottom_field_order_cnt": fs.bottom_field_order_cnt if fs.decoded & 2 else 0,
             "flags": flags,
         })
+        used.append(fs)
         if len(out) == u.V4L2_H264_NUM_DPB_ENTRIES:
             break
-    return out
+    return out, used
 
 
 def decode_params_control(sh: object, nal_ref_idc: int, idr: bool, top_poc: int, bottom_poc: int,
@@ -206,13 +209,15 @@ def decode_params_control(sh: object, nal_ref_idc: int, idr: bool, top_poc: int,
     }
 
 
-def reference_list(entries: Sequence[RefPic | None], dpb: list[dict], structure: int) -> list[dict]:
-    """``ref_pic_list0/1``: {fields, index into dpb[]}; missing pictures and unused entries
-    are 0xff/0xff like GStreamer (it memsets the lists to 0xff)."""
-    by_ts = {e["reference_ts"]: i for i, e in enumerate(dpb)}
+def reference_list(entries: Sequence[RefPic | None], dpb_stores: Sequence[FrameStore],
+                   structure: int) -> list[dict]:
+    """``ref_pic_list0/1``: {fields, index into dpb[]}; ``dpb_stores`` is the frame store of
+    each dpb[] entry (from :func:`dpb_entries`). Missing pictures and unused entries are
+    0xff/0xff like GStreamer (it memsets the lists to 0xff)."""
+    by_store = {id(fs): i for i, fs in enumerate(dpb_stores)}
     out: list[dict] = []
     for e in entries:
-        idx = by_ts.get(e.store.timestamp_ns) if e is not None else None
+        idx = by_store.get(id(e.store)) if e is not None else None
         if e is None or idx is None:
             out.append({"fields": 0xFF, "index": 0xFF})
             continue

@@ -340,7 +340,7 @@ class H264Decoder:
         # -- controls ------------------------------------------------------------------------
         self._dpb.update_frame_num_wrap(frame_num, max_frame_num)
         stores = list(self._dpb.stores)
-        dpb = ctl.dpb_entries(stores, structure)
+        dpb, dpb_stores = ctl.dpb_entries(stores, structure)
         jobs: list[SliceJob] = []
         for s in slices:
             sh = s.header
@@ -349,8 +349,8 @@ class H264Decoder:
             n1 = sh.num_ref_idx_l1_active_minus1 + 1
             l0, l1 = build_lists(stores, kind, structure, cur_poc, n0, n1,
                                  _mod_ops(sh, 0), _mod_ops(sh, 1), frame_num, max_frame_num)
-            sp = ctl.slice_params_control(sh, ctl.reference_list(l0, dpb, structure),
-                                          ctl.reference_list(l1, dpb, structure))
+            sp = ctl.slice_params_control(sh, ctl.reference_list(l0, dpb_stores, structure),
+                                          ctl.reference_list(l1, dpb_stores, structure))
             pw = ctl.pred_weights_control(sh, sps) if ctl.pred_weights_required(sh, sh.pps) else None
             jobs.append(SliceJob(bytes(s.nal.data), sp, pw))
         controls = {
