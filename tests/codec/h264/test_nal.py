@@ -1,0 +1,189 @@
+"""NAL units and access units (codec/h264/nal.py).
+
+Oracles: the spec's byte-by-byte emulation-prevention loop (7.3.1) for ebsp_to_rbsp, FFmpeg's
+h264 parser (``ffprobe -count_packets``: one packet per access unit) and the decoded frame
+counts of MANIFEST.tsv / the cros-codecs md5 files (field pictures: two AUs per frame) for the
+access-unit splitter; the splitter must give the same AUs for any chunking of the stream.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pyv4l2req.codec.h264.nal import AccessUnitSplitter, NalUnit, ebsp_to_rbsp, split_annexb
+from pyv4l2req.errors import BitstreamError
+
+
+def _spec_unescape(ebsp: bytes) -> bytes:
+    """7.3.1 nal_unit(): emulation_prevention_three_byte removal, one byte at a time."""
+    out = bytearray()
+    i = 0
+    n = len(ebsp)
+    while i < n:
+        if i + 2 < n and ebsp[i] == 0 and ebsp[i + 1] == 0 and ebsp[i + 2] == 3:
+            out += b"\x00\x00"
+            i += 3
+        else:
+            out.append(ebsp[i])
+            i += 1
+    return bytes(out)
+
+
+def test_ebsp_to_rbsp_matches_spec_loop() -> None:
+    rng = random.Random(1)
+    for _ in range(3000):
+        # dense in 0x00/0x03 so that emulation patterns are frequent
+        b = bytes(rng.choice((0, 0, 0, 3, 3, 1, 0x80, 0xFF)) for _ in range(rng.randrange(0, 40)))
+        assert ebsp_to_rbsp(b) == _spec_unescape(b), b.hex()
+    assert ebsp_to_rbsp(b"\x00\x00\x03\x00\x00\x03\x01") == b"\x00\x00\x00\x00\x01"
+    assert ebsp_to_rbsp(b"\x00\x00\x03") == b"\x00\x00"  # cabac_zero_word at the end
+
+
+def test_split_annexb_start_codes_and_zeros() -> None:
+    stream = (
+        b"\xff\xee"  # garbage before the first start code is ignored
+        + b"\x00\x00\x00\x01\x67\x42\x00"  # 4-byte start code; SPS ends in 0x00? -> no: stripped below
+        + b"\x1e\x00\x00\x00"  # trailing_zero_8bits
+        + b"\x00\x00\x01\x68\xce\x38\x80"  # 3-byte start code
+        + b"\x00\x00\x00\x00\x01\x65\x88\x00\x00\x03\x01\x80"  # many zeros before a start code
+    )
+    nals = split_annexb(stream)
+    assert [n.nal_unit_type for n in nals] == [7, 8, 5]
+    assert [n.nal_ref_idc for n in nals] == [3, 3, 3]
+    assert nals[0].data == b"\x67\x42\x00\x1e"
+    assert nals[1].data == b"\x68\xce\x38\x80"
+    assert nals[2].data == b"\x65\x88\x00\x00\x03\x01\x80"  # data keeps emulation prevention
+    assert nals[2].rbsp == b"\x88\x00\x00\x01\x80"  # rbsp: after the header, without it
+    assert nals[2].header_bytes == 1
+
+
+def test_nal_header_errors() -> None:
+    with pytest.raises(BitstreamError, match="forbidden_zero_bit"):
+        NalUnit.from_bytes(b"\xe5\x00")
+    with pytest.raises(BitstreamError, match="empty"):
+        NalUnit.from_bytes(b"")
+
+
+def _au_signature(aus) -> list[tuple[bytes, ...]]:
+    return [tuple(n.data for n in au.nals) for au in aus]
+
+
+def _split(data: bytes, chunk_sizes) -> list:
+    sp = AccessUnitSplitter()
+    out = []
+    p = 0
+    for size in chunk_sizes:
+        out += sp.feed(data[p:p + size])
+        p += size
+        if p >= len(data):
+            break
+    out += sp.feed(data[p:])
+    out += sp.flush()
+    return out
+
+
+def test_random_chunkings_give_the_same_access_units(h264_vector: Path, vector_data: bytes) -> None:
+    data = vector_data
+    whole = _split(data, [len(data)])
+    ref = _au_signature(whole)
+    assert ref and all(au.slices for au in whole)
+    rng = random.Random(hash(h264_vector.name) & 0xFFFF)
+    # chunk boundaries anywhere: tiny chunks (inside start codes) and larger ones
+    for max_chunk in (3, 17, 1000, 70000):
+        if max_chunk <= 17 and len(data) > 200_000:
+            data_part = data[:200_000]  # keep the run time modest on the long vectors
+            expected = _au_signature(_split(data_part, [len(data_part)]))
+        else:
+            data_part, expected = data, ref
+        sizes = [rng.randint(1, max_chunk) for _ in range(len(data_part) // max(1, max_chunk // 2) + 2)]
+        assert _au_signature(_split(data_part, sizes)) == expected, f"chunks up to {max_chunk} bytes"
+    # every NAL unit of the stream is in exactly one AU (none dropped, order kept)
+    assert [n.data for au in whole for n in au.nals] == [n.data for n in split_annexb(data)]
+
+
+def test_byte_by_byte_feeding() -> None:
+    data = (Path(__file__).resolve().parents[3].parent / "shared/vectors/JVT-AVC_V1/SVA_BA2_D.264")
+    if not data.exists():
+        pytest.skip("vector missing")
+    b = data.read_bytes()
+    assert _au_signature(_split(b, [1] * len(b))) == _au_signature(_split(b, [len(b)]))
+
+
+def _frames_from_aus(aus) -> int:
+    """Frames a decoder outputs: frame AUs, plus complementary field pairs counted once."""
+    n = 0
+    first_field = None
+    for au in aus:
+        sh = au.slices[0].header
+        if not sh.field_pic_flag:
+            n += 1
+            first_field = None
+        elif (
+            first_field is not None
+            and first_field.bottom_field_flag != sh.bottom_field_flag
+            and first_field.frame_num == sh.frame_num
+            and not sh.IdrPicFlag
+        ):
+            first_field = None  # second field of a pair
+        else:
+            n += 1
+            first_field = sh
+    return n
+
+
+def test_access_units_match_ffmpeg_parser_and_frame_counts(h264_vector: Path, vector_data: bytes, h264_oracle) -> None:
+    sp = AccessUnitSplitter()
+    aus = sp.feed(vector_data) + sp.flush()
+    assert sp.dropped_nal_units == 0
+    frames = h264_oracle.manifest_frame_counts().get(h264_oracle.vector_id(h264_vector))
+    assert frames is not None, "no frame count in MANIFEST.tsv or .md5"
+    assert _frames_from_aus(aus) == frames
+    exe = h264_oracle.require_ffmpeg().replace("ffmpeg", "ffprobe")
+    res = subprocess.run(
+        [exe, "-v", "error", "-f", "h264", "-count_packets", "-show_entries", "stream=nb_read_packets",
+         "-of", "csv=p=0", str(h264_vector)], capture_output=True, text=True, timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    assert len(aus) == int(res.stdout.strip().splitlines()[0])
+    for au in aus:
+        # 7.4.1.2.3 order: no parameter set / SEI / AUD after the first slice of the AU
+        types = au.nal_unit_types
+        first_vcl = next(i for i, t in enumerate(types) if 1 <= t <= 5)
+        assert not any(t in (6, 7, 8, 9) for t in types[first_vcl:]), types
+        assert au.slices[0].header.first_mb_in_slice == 0 or au.slices[0].header.pps.num_slice_groups_minus1 > 0 \
+            or au.slices[0].header.sps.profile_idc == 66
+
+
+def test_slices_before_parameter_sets_are_dropped() -> None:
+    p = Path(__file__).resolve().parents[3].parent / "shared/vectors/JVT-AVC_V1/MIDR_MW_D.264"
+    if not p.exists():
+        pytest.skip("vector missing")
+    nals = split_annexb(p.read_bytes())
+    first_slice = next(i for i, n in enumerate(nals) if n.nal_unit_type in (1, 5))
+    tail = b"".join(b"\x00\x00\x01" + n.data for n in nals[first_slice:])  # no SPS/PPS first
+    sp = AccessUnitSplitter()
+    assert sp.feed(tail) + sp.flush() == []
+    assert sp.dropped_nal_units > 0
+
+
+def test_malformed_slice_raises_and_keeps_completed_aus() -> None:
+    p = Path(__file__).resolve().parents[3].parent / "shared/vectors/JVT-AVC_V1/SVA_BA2_D.264"
+    if not p.exists():
+        pytest.skip("vector missing")
+    nals = split_annexb(p.read_bytes())
+    good = b"".join(b"\x00\x00\x01" + n.data for n in nals)
+    ref = _au_signature(_split(good, [len(good)]))
+    # a slice NAL with a truncated header after the 3rd access unit
+    cut = [i for i, n in enumerate(nals) if n.nal_unit_type in (1, 5)][3]
+    bad_nal = nals[cut].data[:2]
+    bad = b"".join(b"\x00\x00\x01" + n.data for n in nals[:cut]) + b"\x00\x00\x01" + bad_nal \
+        + b"".join(b"\x00\x00\x01" + n.data for n in nals[cut:])
+    sp = AccessUnitSplitter()
+    with pytest.raises(BitstreamError, match="slice header.*truncated"):
+        sp.feed(bad)
+    rest = sp.flush()
+    assert _au_signature(rest) == ref
