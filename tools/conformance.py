@@ -56,8 +56,9 @@ def load_vectors(root: Path) -> list[Vector]:
         for row in csv.DictReader(f, delimiter="\t"):
             path = root / row["file"]
             suite = row["file"].split("/")[0] if not row["file"].startswith("other/") else "cros-codecs"
-            if row.get("fluster_expected_md5"):
-                out.append(Vector(row["fluster_name"], path, suite, row["fluster_expected_md5"], None))
+            expected = row.get("fluster_expected_md5") or ""
+            if len(expected) == 32 and all(c in "0123456789abcdef" for c in expected):
+                out.append(Vector(row["fluster_name"] or path.name, path, suite, expected, None))
             else:
                 md5file = path.with_name(path.name + ".md5")
                 if md5file.exists():
