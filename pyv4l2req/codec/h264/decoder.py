@@ -334,7 +334,6 @@ class H264Decoder:
             store.top_field_order_cnt = poc.top_field_order_cnt
         if structure & BOTTOM:
             store.bottom_field_order_cnt = poc.bottom_field_order_cnt
-        store.decoded |= structure
         cur_poc = poc.pic_order_cnt(structure)
 
         # -- controls ------------------------------------------------------------------------
@@ -362,6 +361,7 @@ class H264Decoder:
                 dpb, [s.header.slice_type for s in slices]),
         }
         refs = tuple(sorted({e["reference_ts"] for e in dpb} - {store.timestamp_ns}))
+        store.decoded |= structure  # after dpb[] and the lists: they see the first field only
         events.append(PictureDecode(
             timestamp_ns=store.timestamp_ns, controls=controls, slices=jobs,
             reference_timestamps=refs, is_first_field=field_pic and not is_second,

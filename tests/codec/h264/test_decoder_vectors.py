@@ -128,3 +128,25 @@ def test_buffer_life_cycle(decoded) -> None:
             released.add(e.timestamp_ns)
     assert not held, f"{len(held)} pictures never released"
     assert output <= released
+
+
+def test_every_active_reference_resolves(decoded) -> None:
+    """Conformance streams never point past the references they have: every entry of
+    RefPicList0/1 up to num_ref_idx_lX_active_minus1 (after modification) must be found in
+    dpb[] (a wrong initialisation or modification shows up as a 0xff index here)."""
+    aus, events = decoded
+    for e in events:
+        if not isinstance(e, PictureDecode):
+            continue
+        dpb = e.controls["decode_params"]["dpb"]
+        for s in e.slices:
+            q = s.slice_params
+            lists = []
+            if q["slice_type"] in (0, 1, 3):
+                lists.append(q["ref_pic_list0"][: q["num_ref_idx_l0_active_minus1"] + 1])
+            if q["slice_type"] == 1:
+                lists.append(q["ref_pic_list1"][: q["num_ref_idx_l1_active_minus1"] + 1])
+            for lst in lists:
+                for r in lst:
+                    assert r["index"] < len(dpb), f"picture {e.timestamp_ns}: unresolved reference"
+                    assert r["fields"] & dpb[r["index"]]["fields"] == r["fields"]

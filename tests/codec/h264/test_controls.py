@@ -1,0 +1,122 @@
+"""Control values: layout facts (raster scaling lists in the kernel's list order), packing with
+:mod:`pyv4l2req.uapi.h264` and the kernel's validation rules (:mod:`pyv4l2req.uapi.validate`)
+for every picture of a set of real vectors, and consistency of ref lists with dpb[]."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace as NS
+
+import pytest
+
+from pyv4l2req.codec.h264 import controls as ctl
+from pyv4l2req.codec.h264.decoder import H264Decoder, PictureDecode
+from pyv4l2req.codec.h264.nal import AccessUnitSplitter
+from pyv4l2req.codec.h264.scaling import resolve_pps_lists, resolve_sps_lists
+from pyv4l2req.uapi import controls as C
+from pyv4l2req.uapi import h264 as u
+from pyv4l2req.uapi.validate import validate_control
+
+# H.264 Table 7-3 / 7-4 default lists written as the 4x4 / 8x8 matrices they weight
+# (what the raster layout of v4l2_ctrl_h264_scaling_matrix must hold).
+DEFAULT_4x4_INTRA_RASTER = [6, 13, 20, 28, 13, 20, 28, 32, 20, 28, 32, 37, 28, 32, 37, 42]
+DEFAULT_4x4_INTER_RASTER = [10, 14, 20, 24, 14, 20, 24, 27, 20, 24, 27, 30, 24, 27, 30, 34]
+DEFAULT_8x8_INTRA_RASTER = [
+    6, 10, 13, 16, 18, 23, 25, 27,
+    10, 11, 16, 18, 23, 25, 27, 29,
+    13, 16, 18, 23, 25, 27, 29, 31,
+    16, 18, 23, 25, 27, 29, 31, 33,
+    18, 23, 25, 27, 29, 31, 33, 36,
+    23, 25, 27, 29, 31, 33, 36, 38,
+    25, 27, 29, 31, 33, 36, 38, 40,
+    27, 29, 31, 33, 36, 38, 40, 42,
+]
+
+
+def test_default_scaling_lists_are_raster_in_kernel_order() -> None:
+    m = resolve_sps_lists(True, {0: None, 3: None, 6: None, 7: None})
+    sps = NS(seq_scaling_matrix_present_flag=1, scaling_matrix=m, chroma_format_idc=1)
+    pps = NS(pic_scaling_matrix_present_flag=0, scaling_matrix=m)
+    sm = ctl.scaling_matrix_control(sps, pps)
+    assert sm is not None
+    assert sm["scaling_list_4x4"][:3] == [DEFAULT_4x4_INTRA_RASTER] * 3  # Intra Y, Cb, Cr
+    assert sm["scaling_list_4x4"][3:] == [DEFAULT_4x4_INTER_RASTER] * 3  # Inter Y, Cb, Cr
+    assert sm["scaling_list_8x8"][0] == DEFAULT_8x8_INTRA_RASTER        # Intra Y
+    assert sm["scaling_list_8x8"][1][0] == 9 and sm["scaling_list_8x8"][1][9] == 13  # Inter Y
+    assert sm["scaling_list_8x8"][2:] == [[0] * 64] * 4  # 4:2:0: like GStreamer, only luma lists
+    assert ctl.pps_control(pps, sps)["flags"] & u.V4L2_H264_PPS_FLAG_SCALING_MATRIX_PRESENT
+    packed = u.pack(u.v4l2_ctrl_h264_scaling_matrix, sm)
+    assert len(packed) == 480 and packed[:16] == bytes(DEFAULT_4x4_INTRA_RASTER)
+
+
+def test_explicit_list_zigzag_to_raster() -> None:
+    coded = tuple(range(1, 17))  # in zig-zag order: raster position of the k-th coefficient
+    m = resolve_pps_lists(True, {0: coded}, resolve_sps_lists(False, {}), False)
+    sps = NS(seq_scaling_matrix_present_flag=0, chroma_format_idc=3)
+    pps = NS(pic_scaling_matrix_present_flag=1, scaling_matrix=m)
+    sm = ctl.scaling_matrix_control(sps, pps)
+    # 4x4 zig-zag (Table 8-13 / 6.5.3): 0 1 5 6 / 2 4 7 12 / 3 8 11 13 / 9 10 14 15 (index k)
+    assert sm["scaling_list_4x4"][0] == [1, 2, 6, 7, 3, 5, 8, 13, 4, 9, 12, 14, 10, 11, 15, 16]
+    assert all(len(x) == 64 and x[0] != 0 for x in sm["scaling_list_8x8"])  # 4:4:4: all six
+
+
+def test_flat_pictures_send_no_matrix() -> None:
+    sps = NS(seq_scaling_matrix_present_flag=0)
+    pps = NS(pic_scaling_matrix_present_flag=0)
+    assert ctl.scaling_matrix_control(sps, pps) is None
+    assert not ctl.pps_control(pps, sps)["flags"] & u.V4L2_H264_PPS_FLAG_SCALING_MATRIX_PRESENT
+
+
+VECTORS = ["JVT-FR-EXT/HCAFF1_HHI.264", "JVT-FR-EXT/HCAMFF1_HHI.264", "JVT-FR-EXT/FRExt_MMCO4_Sony_B.264",
+           "JVT-FR-EXT/FRExt1_Panasonic.avc", "JVT-FR-EXT/FREXT01_JVC_D.264", "JVT-AVC_V1/MR2_TANDBERG_E.264",
+           "JVT-AVC_V1/CVFC1_Sony_C.jsv", "other/cros-codecs/test-25fps-interlaced.h264",
+           "other/cros-codecs/64x64-I-P-B-P-high.h264"]
+
+
+@pytest.mark.parametrize("name", VECTORS)
+def test_controls_pack_and_pass_kernel_validation(name: str, h264_oracle) -> None:
+    path: Path = h264_oracle.vectors / name
+    if not path.exists():
+        if h264_oracle.in_ci():
+            pytest.fail(f"missing vector {path}")
+        pytest.skip(f"missing vector {path}")
+    sp = AccessUnitSplitter()
+    aus = sp.feed(path.read_bytes()) + sp.flush()
+    dec = H264Decoder()
+    n = 0
+    for i, a in enumerate(aus[:40]):
+        for e in dec.decode_access_unit(a, 1000 * (i + 1)):
+            if not isinstance(e, PictureDecode):
+                continue
+            n += 1
+            c = e.controls
+            pairs = [(C.V4L2_CID_STATELESS_H264_SPS, u.v4l2_ctrl_h264_sps, c["sps"]),
+                     (C.V4L2_CID_STATELESS_H264_PPS, u.v4l2_ctrl_h264_pps, c["pps"]),
+                     (C.V4L2_CID_STATELESS_H264_DECODE_PARAMS, u.v4l2_ctrl_h264_decode_params, c["decode_params"])]
+            if c["scaling_matrix"] is not None:
+                pairs.append((C.V4L2_CID_STATELESS_H264_SCALING_MATRIX, u.v4l2_ctrl_h264_scaling_matrix,
+                              c["scaling_matrix"]))
+            for s in e.slices:
+                pairs.append((C.V4L2_CID_STATELESS_H264_SLICE_PARAMS, u.v4l2_ctrl_h264_slice_params, s.slice_params))
+                if s.pred_weights is not None:
+                    pairs.append((C.V4L2_CID_STATELESS_H264_PRED_WEIGHTS, u.v4l2_ctrl_h264_pred_weights,
+                                  s.pred_weights))
+            for cid, struct, value in pairs:
+                packed = u.pack(struct, value)
+                assert validate_control(cid, packed) == packed, f"{name} picture {i}: control {cid:#x} altered"
+            dpb = c["decode_params"]["dpb"]
+            assert len(dpb) <= 16
+            assert {d["reference_ts"] for d in dpb} - {e.timestamp_ns} == set(e.reference_timestamps)
+            for s in e.slices:
+                sp_ = s.slice_params
+                lists = [(sp_["ref_pic_list0"], sp_["num_ref_idx_l0_active_minus1"])]
+                if sp_["slice_type"] == u.V4L2_H264_SLICE_TYPE_B:
+                    lists.append((sp_["ref_pic_list1"], sp_["num_ref_idx_l1_active_minus1"]))
+                for lst, m1 in lists:
+                    for ref in lst[: m1 + 1]:
+                        if ref["index"] == 0xFF:
+                            continue
+                        entry = dpb[ref["index"]]
+                        assert ref["fields"] & entry["fields"] == ref["fields"], \
+                            f"{name} picture {i}: reference to a field that is not a reference"
+    assert n > 0
