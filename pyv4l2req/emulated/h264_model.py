@@ -136,6 +136,7 @@ class H264Model:
         self._decoder: FFmpegH264Decoder | None = None
         self._sent_sps: dict[int, bytes] = {}
         self._sent_pps: dict[int, bytes] = {}
+        self._built: dict[tuple, tuple[int, bytes, int, bytes]] = {}
         self.last_error: str | None = None
 
     # -- CodecModel --------------------------------------------------------------------------
@@ -217,16 +218,29 @@ class H264Model:
             nals = [bitstream.rstrip(b"\x00")] if bitstream else []
         return [n for n in nals if n and nal_unit_type(n) in _SLICE_NAL_TYPES]
 
+    def _build_parameter_sets(self, key: tuple[bytes, bytes, bytes | None]
+                              ) -> tuple[int, bytes, int, bytes]:
+        raw_sps, raw_pps, raw_sm = key
+        sps = h.unpack(h.v4l2_ctrl_h264_sps, raw_sps)
+        pps = h.unpack(h.v4l2_ctrl_h264_pps, raw_pps)
+        sm = h.unpack(h.v4l2_ctrl_h264_scaling_matrix, raw_sm) if raw_sm else None
+        return (sps["seq_parameter_set_id"], sps_nal(sps),
+                pps["pic_parameter_set_id"], pps_nal(pps, sm, sps=sps))
+
     def _parameter_sets(self, ctrls: dict[int, bytes]) -> list[bytes]:
         """SPS/PPS NAL units rebuilt from the controls, for those that changed since sent."""
-        sps = h.unpack(h.v4l2_ctrl_h264_sps, ctrls[cid.V4L2_CID_STATELESS_H264_SPS])
-        pps = h.unpack(h.v4l2_ctrl_h264_pps, ctrls[cid.V4L2_CID_STATELESS_H264_PPS])
-        raw_sm = ctrls.get(cid.V4L2_CID_STATELESS_H264_SCALING_MATRIX)
-        sm = h.unpack(h.v4l2_ctrl_h264_scaling_matrix, raw_sm) if raw_sm else None
-        sps_bytes = sps_nal(sps)
-        pps_bytes = pps_nal(pps, sm, sps=sps)
+        key = (bytes(ctrls[cid.V4L2_CID_STATELESS_H264_SPS]),
+               bytes(ctrls[cid.V4L2_CID_STATELESS_H264_PPS]),
+               ctrls.get(cid.V4L2_CID_STATELESS_H264_SCALING_MATRIX))
+        if key[2] is not None:
+            key = (key[0], key[1], bytes(key[2]))
+        built = self._built.get(key)
+        if built is None:
+            if len(self._built) > 64:
+                self._built.clear()
+            built = self._built[key] = self._build_parameter_sets(key)
+        sps_id, sps_bytes, pps_id, pps_bytes = built
         out = []
-        sps_id, pps_id = sps["seq_parameter_set_id"], pps["pic_parameter_set_id"]
         if self._sent_sps.get(sps_id) != sps_bytes:
             out.append(sps_bytes)
             self._sent_sps[sps_id] = sps_bytes

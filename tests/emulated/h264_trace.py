@@ -238,17 +238,22 @@ def slice_controls(units: list[Unit]) -> list[SliceControls]:
     """For every traced slice header, in stream order: the parameter sets active for it."""
     sps_by_id: dict[int, dict] = {}
     pps_by_id: dict[int, Unit] = {}
+    resolved: dict[tuple[int, int], tuple[dict, dict]] = {}
     out = []
     for u in units:
         if u.title == "Sequence Parameter Set":
             s = sps_control(u)
             sps_by_id[s["seq_parameter_set_id"]] = s
+            resolved.clear()
         elif u.title == "Picture Parameter Set":
             pps_by_id[u.get("pic_parameter_set_id")] = u
         elif u.title == "Slice Header":
             pu = pps_by_id[u.get("pic_parameter_set_id")]
             sps = sps_by_id[pu.get("seq_parameter_set_id")]
-            pps, sm = pps_controls(pu, sps)
+            key = (id(pu), id(sps))
+            if key not in resolved:
+                resolved[key] = pps_controls(pu, sps)
+            pps, sm = resolved[key]
             out.append(SliceControls(sps, pps, sm, u))
     return out
 
