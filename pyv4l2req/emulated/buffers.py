@@ -10,6 +10,8 @@ its ``done`` list. Format arithmetic (``fill_pixfmt``) follows ``v4l2_fill_pixfm
 
 from __future__ import annotations
 
+import ctypes
+import fcntl
 import mmap as _mmap
 import os
 from collections import deque
@@ -23,6 +25,7 @@ __all__ = ["Buffer", "Plane", "Queue", "Format", "fill_pixfmt", "PAGE_SIZE", "DS
 PAGE_SIZE = _mmap.PAGESIZE
 DST_QUEUE_OFF_BASE = 1 << 30      # v4l2-mem2mem.c: mmap cookies of the CAPTURE queue
 VB2_MAX_FRAME = 32
+PLANE_INDEX_BITS = 3
 
 DEQUEUED = "dequeued"
 IN_REQUEST = "in_request"
@@ -102,18 +105,84 @@ class Format:
             p.reserved[j] = 0
 
 
+_map_files_ok: bool | None = None
+
+
+def _probe_map_files() -> bool:
+    """Can this process reopen its own shared mappings through /proc/self/map_files?"""
+    global _map_files_ok
+    if _map_files_ok is None:
+        try:
+            m = _mmap.mmap(-1, PAGE_SIZE, flags=_mmap.MAP_SHARED)
+            try:
+                fd2 = os.open(_map_files_path(m, PAGE_SIZE), os.O_RDWR | os.O_CLOEXEC)
+                os.close(fd2)
+                _map_files_ok = True
+            finally:
+                m.close()
+        except OSError:
+            _map_files_ok = False
+    return _map_files_ok
+
+
+def _map_files_path(m: _mmap.mmap, size: int) -> str:
+    c = ctypes.c_char.from_buffer(m)
+    addr = ctypes.addressof(c)
+    del c
+    return f"/proc/self/map_files/{addr:x}-{addr + size:x}"
+
+
 @dataclass
 class Plane:
-    memfd: int
+    """One plane's memory: a shared mapping owned by the emulated kernel.
+
+    Like kernel memory, it costs the process no file descriptor: an anonymous shared mapping
+    (Python's mmap keeps no fd for it) reopened through ``/proc/self/map_files`` for EXPBUF
+    and ``Backend.mmap``. Where map_files cannot be opened (no CAP_SYS_ADMIN) a memfd is kept
+    open instead (and counted in /proc/self/fd, twice: Python's mmap dups it).
+    """
+
     length: int                   # what QUERYBUF reports (sizeimage at allocation)
     mem_offset: int               # mmap cookie as userspace sees it
     bytesused: int = 0
     data_offset: int = 0
     maps: int = 0                 # live mappings (V4L2_BUF_FLAG_MAPPED)
+    memfd: int = -1
+    master: _mmap.mmap | None = None
+    _path: str = ""
 
-    def view(self) -> _mmap.mmap:
-        return _mmap.mmap(self.memfd, page_align(self.length), flags=_mmap.MAP_SHARED,
-                          prot=_mmap.PROT_READ | _mmap.PROT_WRITE)
+    @classmethod
+    def allocate(cls, name: str, length: int, mem_offset: int) -> "Plane":
+        size = page_align(length)
+        if _probe_map_files():
+            master = _mmap.mmap(-1, size, flags=_mmap.MAP_SHARED)
+            return cls(length, mem_offset, master=master, _path=_map_files_path(master, size))
+        fd = os.memfd_create(name, os.MFD_CLOEXEC)
+        try:
+            os.ftruncate(fd, size)
+            master = _mmap.mmap(fd, size, flags=_mmap.MAP_SHARED, prot=_mmap.PROT_READ | _mmap.PROT_WRITE)
+        except BaseException:
+            os.close(fd)
+            raise
+        return cls(length, mem_offset, memfd=fd, master=master)
+
+    def open_fd(self, cloexec: bool = True) -> int:
+        """A new fd of this memory (EXPBUF's DMA-BUF stand-in); the caller owns it."""
+        if self.memfd >= 0:
+            cmd = fcntl.F_DUPFD_CLOEXEC if cloexec else fcntl.F_DUPFD
+            return fcntl.fcntl(self.memfd, cmd, 0)
+        return os.open(self._path, os.O_RDWR | (os.O_CLOEXEC if cloexec else 0))
+
+    def free(self) -> None:
+        if self.master is not None:
+            try:
+                self.master.close()
+            except BufferError:   # a view is still exported: the GC unmaps it later
+                pass
+            self.master = None
+        if self.memfd >= 0:
+            os.close(self.memfd)
+            self.memfd = -1
 
 
 @dataclass
@@ -128,35 +197,24 @@ class Buffer:
     timestamp_ns: int = 0
     copied_timestamp: bool = False
     sequence: int = 0
-    field: int = v.V4L2_FIELD_NONE
+    field: int = v.V4L2_FIELD_ANY
     request: object | None = None  # MediaRequest the buffer is bound to
     request_fd: int = -1
     held: bool = False
     sticky_error: bool = False     # an error while held, reported when released
     last: bool = False
     decoded: bool = False          # holds a picture decoded since userspace last queued it
-    _views: list[_mmap.mmap] = dc_field(default_factory=list)
 
     def mapped(self) -> bool:
         return any(p.maps for p in self.planes)
 
     def views(self) -> list[memoryview]:
-        """Writable views of every plane (kept open while the buffer lives)."""
-        if not self._views:
-            self._views = [p.view() for p in self.planes]
-        return [memoryview(m)[: p.length] for m, p in zip(self._views, self.planes)]
+        """Writable views of every plane's memory."""
+        return [memoryview(p.master)[: p.length] for p in self.planes]  # type: ignore[arg-type]
 
     def free(self) -> None:
-        for m in self._views:
-            try:
-                m.close()
-            except BufferError:   # an exported memoryview still alive: let GC unmap it
-                pass
-        self._views = []
         for p in self.planes:
-            if p.memfd >= 0:
-                os.close(p.memfd)
-                p.memfd = -1
+            p.free()
 
 
 @dataclass
@@ -188,21 +246,18 @@ class Queue:
         return bool(self.bufs)
 
     def caps(self) -> int:
-        c = v.V4L2_BUF_CAP_SUPPORTS_MMAP | v.V4L2_BUF_CAP_SUPPORTS_ORPHANED_BUFS
+        c = v.V4L2_BUF_CAP_SUPPORTS_MMAP | v.V4L2_BUF_CAP_SUPPORTS_ORPHANED_BUFS  # no DMABUF import yet
         if self.supports_requests:
             c |= v.V4L2_BUF_CAP_SUPPORTS_REQUESTS
         if self.supports_hold:
             c |= v.V4L2_BUF_CAP_SUPPORTS_M2M_HOLD_CAPTURE_BUF
         return c
 
-    def next_offset(self) -> int:
-        """__setup_offsets(): the cookie after the last allocated plane."""
+    def offset(self, index: int, plane: int) -> int:
+        """__setup_offsets() (Linux >= 6.8): (index << PLANE_INDEX_SHIFT | plane << PAGE_SHIFT),
+        plus DST_QUEUE_OFF_BASE for the CAPTURE queue of an m2m device."""
         base = 0 if self.is_output else DST_QUEUE_OFF_BASE
-        off = 0
-        if self.bufs:
-            last = self.bufs[-1].planes[-1]
-            off = last.mem_offset - base + page_align(last.length)
-        return base + off
+        return base + ((index << PLANE_INDEX_BITS) | plane) * PAGE_SIZE
 
     def allocate(self, count: int, sizes: list[int]) -> int:
         """Add *count* buffers with planes of *sizes*; returns how many were added."""
@@ -211,12 +266,8 @@ class Queue:
         for _ in range(count):
             index = len(self.bufs)
             planes = []
-            off = self.next_offset()
             for p, size in enumerate(sizes):
-                fd = os.memfd_create(f"emulated-{kind}{index}.{p}", os.MFD_CLOEXEC)
-                os.ftruncate(fd, page_align(size))
-                planes.append(Plane(fd, size, off))
-                off += page_align(size)
+                planes.append(Plane.allocate(f"emulated-{kind}{index}.{p}", size, self.offset(index, p)))
             self.bufs.append(Buffer(self, index, planes))
         return count
 

@@ -28,7 +28,7 @@ __all__ = ["ControlHandler", "value_bytes", "CLASS_NAMES"]
 V4L2_CTRL_ID_MASK = 0x0FFFFFFF
 CLASS_NAMES = {
     0x00990000: "Codec Controls",
-    0x00A40000: "Codec Stateless Controls",
+    0x00A40000: "Stateless Codec Controls",
 }
 _validator: Callable[[int, bytes], bytes] | None | bool = False
 
@@ -67,7 +67,7 @@ def _class_spec(cls: int) -> ControlSpec:
         id=cls | 1,
         name=CLASS_NAMES.get(cls, f"Class {cls:#x}"),
         type=v.V4L2_CTRL_TYPE_CTRL_CLASS,
-        elem_size=0,
+        elem_size=4,
         step=0,
         flags=v.V4L2_CTRL_FLAG_READ_ONLY | v.V4L2_CTRL_FLAG_WRITE_ONLY,
     )
@@ -172,7 +172,7 @@ class ControlHandler:
         if s.is_compound:
             flags |= v.V4L2_CTRL_FLAG_HAS_PAYLOAD
         q.flags = flags
-        q.elem_size = s.elem_size if s.type != v.V4L2_CTRL_TYPE_CTRL_CLASS else 0
+        q.elem_size = s.elem_size
         q.elems = s.elems
         q.nr_of_dims = len(s.dims)
         for i, d in enumerate(s.dims[:4]):
@@ -224,12 +224,15 @@ class ControlHandler:
         cs.error_idx = cs.count
         if cs.count == 0:
             return self._class_check(cs.which)
-        items = self._prepare(cs, get=True)
-        for i, (cid, c) in enumerate(items):
-            s = self.specs[cid]
-            if s.flags & v.V4L2_CTRL_FLAG_WRITE_ONLY:
-                cs.error_idx = i
-                raise KernelError(_errno.EACCES, f"{s.name} is write-only")
+        try:   # the kernel reports count for every failure of G_EXT_CTRLS (checked on 6.12)
+            items = self._prepare(cs, get=True)
+            for cid, c in items:
+                s = self.specs[cid]
+                if s.flags & v.V4L2_CTRL_FLAG_WRITE_ONLY:
+                    raise KernelError(_errno.EACCES, f"{s.name} is write-only")
+        except KernelError:
+            cs.error_idx = cs.count
+            raise
         for cid, c in items:
             val = self.default(cid) if values is None else values.get(cid, self.cur[cid])
             if isinstance(val, bytes):

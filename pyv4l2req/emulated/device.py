@@ -53,6 +53,7 @@ class DeviceSpec:
     supports_hold: bool
     decoder_cmd: bool              # v4l2_m2m_ioctl_stateless_decoder_cmd present
     selection: bool                # G_SELECTION implemented (vicodec: CAPTURE compose)
+    fmt_busy: str = "peer"         # S_FMT EBUSY rule: "peer" (visl) or "own" queue (vicodec)
     events: tuple[int, ...] = ()   # event types besides V4L2_EVENT_CTRL
     default_frmsize: tuple[int, int, int, int, int, int] = (64, 4096, 1, 64, 2304, 1)
 
@@ -73,8 +74,8 @@ DEVICES: tuple[DeviceSpec, ...] = (
     DeviceSpec(0, "emulated-h264", "pyv4l2req.emulated.h264_model:H264Model", "h264",
                requires_requests=False, supports_hold=True, decoder_cmd=True, selection=False),
     DeviceSpec(1, "emulated-fwht", "pyv4l2req.emulated.fwht_model:FwhtModel", "fwht",
-               requires_requests=True, supports_hold=False, decoder_cmd=False, selection=True,
-               default_frmsize=(64, 4096, 8, 64, 4096, 8)),
+               requires_requests=True, supports_hold=False, decoder_cmd=False, selection=True, fmt_busy="own",
+               default_frmsize=(640, 4096, 8, 360, 2160, 8)),
 )
 
 
@@ -234,7 +235,11 @@ class EmulatedBackend:
         plane = q.find_by_offset(offset)
         if plane is None or length == 0 or length > page_align(plane.length):
             raise V4L2Error(_errno.EINVAL, "mmap", f"length {length} offset {offset:#x}: no such plane")
-        mp = _Mapping(plane.memfd, length, flags=_mmap.MAP_SHARED, prot=_mmap.PROT_READ | _mmap.PROT_WRITE)
+        pfd = plane.open_fd()
+        try:
+            mp = _Mapping(pfd, length, flags=_mmap.MAP_SHARED, prot=_mmap.PROT_READ | _mmap.PROT_WRITE)
+        finally:
+            os.close(pfd)
         mp._plane = plane
         plane.maps += 1
         return mp

