@@ -75,19 +75,30 @@ class BitReader:
 
     def ue(self, name: str = "", maximum: int = 0xFFFFFFFE) -> int:
         """``ue(v)``: Exp-Golomb unsigned; values above ``maximum`` are a BitstreamError."""
-        rem = self._nbits - self.pos
-        v = self._val & ((1 << rem) - 1)
-        if not v:
-            self._short(name)
-            raise self.error(name, "has no terminating 1 bit")  # unreachable: _short raised
-        lz = rem - v.bit_length()
-        if lz > 31:
-            raise self.error(name, f"Exp-Golomb code with {lz} leading zero bits (> 31) at bit {self.pos}")
-        n = 2 * lz + 1
-        if n > rem:
-            self._short(name)
-        self.pos += n
-        value = (v >> (rem - n)) - 1
+        pos = self.pos
+        sh = self._nbits - pos - 32
+        w = ((self._val >> sh) if sh >= 0 else (self._val << -sh)) & 0xFFFFFFFF  # next 32 bits
+        if w >= 0x10000:  # fewer than 16 leading zeros: the whole code is in w
+            n = 65 - (w.bit_length() << 1)
+            end = pos + n
+            if end > self._nbits:
+                self._short(name)
+            self.pos = end
+            value = (w >> (32 - n)) - 1
+        else:
+            rem = self._nbits - pos
+            v = self._val & ((1 << rem) - 1)
+            if not v:
+                self._short(name)
+                raise self.error(name, "has no terminating 1 bit")  # unreachable: _short raised
+            lz = rem - v.bit_length()
+            if lz > 31:
+                raise self.error(name, f"Exp-Golomb code with {lz} leading zero bits (> 31) at bit {pos}")
+            n = 2 * lz + 1
+            if n > rem:
+                self._short(name)
+            self.pos = pos + n
+            value = (v >> (rem - n)) - 1
         if value > maximum:
             raise self.error(name, f"= {value} out of range (max {maximum})")
         return value
