@@ -120,3 +120,46 @@ def test_controls_pack_and_pass_kernel_validation(name: str, h264_oracle) -> Non
                         assert ref["fields"] & entry["fields"] == ref["fields"], \
                             f"{name} picture {i}: reference to a field that is not a reference"
     assert n > 0
+
+
+def test_pred_weights_match_ffmpeg_trace(h264_oracle) -> None:
+    """weight_factors[0/1] hold the coded weights/offsets (FFmpeg trace_headers) and the
+    inferred ones (2^denom, 0) for entries whose flag is 0 (7.4.3.2)."""
+    path = Path(__file__).resolve().parents[3] / "fixtures" / "high_cqm_weighted_160x96.h264"
+    trace = [unit for unit in h264_oracle.ffmpeg_trace(path) if any(x[1] == "first_mb_in_slice" for x in unit)]
+    sp = AccessUnitSplitter()
+    aus = sp.feed(path.read_bytes()) + sp.flush()
+    dec = H264Decoder()
+    ours = []
+    for i, a in enumerate(aus):
+        for e in dec.decode_access_unit(a, i):
+            if isinstance(e, PictureDecode):
+                ours += [(s.slice_params, s.pred_weights) for s in e.slices]
+    assert len(ours) == len(trace)
+    checked = 0
+    for (params, pw), unit in zip(ours, trace):
+        vals = {x[1]: x[2] for x in unit}
+        if "luma_log2_weight_denom" not in vals:
+            assert pw is None
+            continue
+        assert pw is not None
+        checked += 1
+        ld, cd = vals["luma_log2_weight_denom"], vals.get("chroma_log2_weight_denom", 0)
+        assert (pw["luma_log2_weight_denom"], pw["chroma_log2_weight_denom"]) == (ld, cd)
+        lists = [("l0", params["num_ref_idx_l0_active_minus1"] + 1)]
+        if params["slice_type"] == u.V4L2_H264_SLICE_TYPE_B:
+            lists.append(("l1", params["num_ref_idx_l1_active_minus1"] + 1))
+        for k, (lx, n) in enumerate(lists):
+            f = pw["weight_factors"][k]
+            for i in range(n):
+                if vals[f"luma_weight_{lx}_flag[{i}]"]:
+                    exp = (vals[f"luma_weight_{lx}[{i}]"], vals[f"luma_offset_{lx}[{i}]"])
+                else:
+                    exp = (1 << ld, 0)
+                assert (f["luma_weight"][i], f["luma_offset"][i]) == exp
+                if vals[f"chroma_weight_{lx}_flag[{i}]"]:
+                    exp_c = [[vals[f"chroma_weight_{lx}[{i}][{j}]"], vals[f"chroma_offset_{lx}[{i}][{j}]"]] for j in (0, 1)]
+                else:
+                    exp_c = [[1 << cd, 0], [1 << cd, 0]]
+                assert [[f["chroma_weight"][i][j], f["chroma_offset"][i][j]] for j in (0, 1)] == exp_c
+    assert checked > 0

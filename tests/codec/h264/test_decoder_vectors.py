@@ -150,3 +150,20 @@ def test_every_active_reference_resolves(decoded) -> None:
                 for r in lst:
                     assert r["index"] < len(dpb), f"picture {e.timestamp_ns}: unresolved reference"
                     assert r["fields"] & dpb[r["index"]]["fields"] == r["fields"]
+
+
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in FIXTURES.glob("*.h264")))
+def test_fixture_clips_match_ffmpeg(name: str) -> None:
+    """The project's x264 clips (B-pyramid, MBAFF, multi-slice, CQM + weighted, cropping):
+    count, display order and visible size as FFmpeg, and the buffer life cycle."""
+    path = FIXTURES / name
+    aus = _access_units(path.read_bytes())
+    events = _decode(aus)
+    ours = [(e.timestamp_ns, e.crop.width, e.crop.height) for e in events if isinstance(e, PictureOutput)]
+    assert ours == _ffmpeg_order(aus)
+    assert len(ours) == _pyav_file_count(path)
+    test_buffer_life_cycle((aus, events))
+    test_every_active_reference_resolves((aus, events))
