@@ -116,7 +116,27 @@ def ffmpeg_trace(path: Path, max_packets: int | None = None) -> list[list[tuple[
     return _trace_cache[key]
 
 
+X264_CONFIGS = {
+    "high10": ["-pix_fmt", "yuv420p10le", "-x264-params", "bframes=2:weightp=2:ref=3"],
+    "high422": ["-pix_fmt", "yuv422p10le", "-x264-params", "bframes=2:weightb=1"],
+    "high444_lossless": ["-pix_fmt", "yuv444p", "-qp", "0"],
+    "high444_8x8": ["-pix_fmt", "yuv444p", "-x264-params", "8x8dct=1:cqm=jvt"],
+    "monochrome": ["-pix_fmt", "gray", "-x264-params", "weightp=2:bframes=1"],
+    "cqm_custom": ["-x264-params",
+                   "cqm4iy=" + ",".join(["7"] * 16) + ":cqm4ic=" + ",".join(["7"] * 16)
+                   + ":cqm4py=" + ",".join(["9"] * 16) + ":cqm8i=" + ",".join(str(6 + i % 9) for i in range(64))],
+    "cqm_jvt": ["-x264-params", "cqm=jvt"],
+    "hrd_vui": ["-x264-params", "nal-hrd=vbr:vbv-maxrate=300:vbv-bufsize=600:bframes=3:b-pyramid=normal:ref=4",
+                "-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709", "-aspect", "16:9"],
+    "mbaff_cavlc_slices": ["-flags", "+ildct", "-x264-params", "interlaced=1:tff=1:cabac=0:slices=3:bframes=2"],
+    "crop_odd_size": ["-vf", "scale=70:46", "-x264-params", "bframes=2:weightp=1"],
+    "level1b_baseline": ["-profile:v", "baseline", "-level", "1b", "-x264-params", "slices=2"],
+}
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "x264_stream" in metafunc.fixturenames:
+        metafunc.parametrize("x264_stream", sorted(X264_CONFIGS), indirect=True)
     if "h264_vector" in metafunc.fixturenames:
         paths = h264_vector_paths()
         metafunc.parametrize("h264_vector", paths or [None], ids=[vector_id(p) for p in paths] or ["none"])
@@ -128,6 +148,25 @@ def vector_data(h264_vector: Path | None) -> bytes:
     if h264_vector is None:
         require_vectors()
     return h264_vector.read_bytes()
+
+
+_x264_cache: dict[str, Path] = {}
+
+
+@pytest.fixture
+def x264_stream(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An Annex B stream made by FFmpeg's libx264 with the X264_CONFIGS entry of the parameter
+    (96x64, 12 frames; made once per session in a temporary directory)."""
+    name = request.param
+    if name not in _x264_cache:
+        exe = require_ffmpeg()
+        out = tmp_path_factory.mktemp("x264") / f"{name}.h264"
+        cmd = [exe, "-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25",
+               "-frames:v", "12", "-c:v", "libx264", *X264_CONFIGS[name], str(out)]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, f"{cmd}: {res.stderr}"
+        _x264_cache[name] = out
+    return _x264_cache[name]
 
 
 class _Oracle:

@@ -64,6 +64,15 @@ def _our_units(data: bytes):
 
 
 def test_every_element_matches_ffmpeg_trace(h264_vector: Path, vector_data: bytes, h264_oracle) -> None:
+    _compare_with_trace(h264_vector, vector_data, h264_oracle)
+
+
+def test_x264_streams_match_ffmpeg_trace(x264_stream: Path, h264_oracle) -> None:
+    """The x264 streams of conftest.X264_CONFIGS (profiles/features the vectors lack)."""
+    _compare_with_trace(x264_stream, x264_stream.read_bytes(), h264_oracle)
+
+
+def _compare_with_trace(h264_vector: Path, vector_data: bytes, h264_oracle) -> None:
     theirs = [u for u in h264_oracle.ffmpeg_trace(h264_vector) if u[2][2] in PARSED_TYPES]
     n_slices = 0
     kept = []
