@@ -227,7 +227,10 @@ def sps_nal(sps: dict, scaling_matrix: dict | None = None, *, nal_ref_idc: int =
     profile_idc = g("profile_idc", 0)
     w = BitWriter()
     w.u(8, profile_idc)
-    w.u(8, g("constraint_set_flags", 0))
+    constraint_set_flags = g("constraint_set_flags", 0)  # V4L2: bit i = constraint_set<i>_flag
+    for i in range(6):
+        w.flag(constraint_set_flags & (1 << i))
+    w.u(2, 0)  # reserved_zero_2bits
     w.u(8, g("level_idc", 0))
     w.ue(g("seq_parameter_set_id", 0))
     if profile_idc in _HIGH_PROFILES:
