@@ -116,6 +116,10 @@ def ffmpeg_trace(path: Path, max_packets: int | None = None) -> list[list[tuple[
     return _trace_cache[key]
 
 
+#: x264 streams covering what the conformance vectors lack: High 10 / 4:2:2 / 4:4:4 (incl.
+#: lossless transform bypass), monochrome, custom and default scaling matrices (with the
+#: "fall back to the previous list" signalling), HRD in the VUI, weighted prediction with
+#: several references and B-pyramid (MMCO), MBAFF, cropping, level 1b.
 X264_CONFIGS = {
     "high10": ["-pix_fmt", "yuv420p10le", "-x264-params", "bframes=2:weightp=2:ref=3"],
     "high422": ["-pix_fmt", "yuv422p10le", "-x264-params", "bframes=2:weightb=1"],
@@ -169,6 +173,36 @@ def x264_stream(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     return _x264_cache[name]
 
 
+class BitWriter:
+    """Test-side writer of u(n)/ue(v)/se(v) (the inverse of the reader under test)."""
+
+    def __init__(self) -> None:
+        self.bits: list[int] = []
+
+    def u(self, n: int, v: int) -> "BitWriter":
+        assert 0 <= v < (1 << n) or n == 0
+        self.bits += [(v >> (n - 1 - i)) & 1 for i in range(n)]
+        return self
+
+    def ue(self, v: int) -> "BitWriter":
+        code = v + 1
+        n = code.bit_length()
+        return self.u(n - 1, 0).u(n, code)
+
+    def se(self, v: int) -> "BitWriter":
+        return self.ue(2 * v - 1 if v > 0 else -2 * v)
+
+    def trailing(self) -> "BitWriter":
+        self.u(1, 1)
+        while len(self.bits) % 8:
+            self.u(1, 0)
+        return self
+
+    def bytes(self) -> bytes:
+        bits = self.bits + [0] * (-len(self.bits) % 8)
+        return bytes(int("".join(map(str, bits[i:i + 8])), 2) for i in range(0, len(bits), 8))
+
+
 class _Oracle:
     """Helpers handed to tests through the ``h264_oracle`` fixture."""
 
@@ -179,6 +213,8 @@ class _Oracle:
     ffmpeg_trace = staticmethod(ffmpeg_trace)
     require_ffmpeg = staticmethod(require_ffmpeg)
     in_ci = staticmethod(in_ci)
+    BitWriter = BitWriter
+    X264_CONFIGS = X264_CONFIGS
 
 
 @pytest.fixture(scope="session")
