@@ -218,6 +218,9 @@ class H264Decoder:
         self._decode_index = 0
         self._zombies: set[int] = set()  # released pictures still aliased by non-existing frames
         self.skipped_access_units = 0
+        self.skipped_pictures = 0
+        self._recovering = False  # started at a non-IDR picture; until the next IDR
+        self._recovery_poc: int | None = None  # POC of the picture decoding started at
 
     # -- public API ---------------------------------------------------------------------------
     def decode_access_unit(self, au: object, timestamp_ns: int) -> list[Event]:
@@ -237,6 +240,8 @@ class H264Decoder:
                 self.skipped_access_units += 1
                 return []
             self._started = True
+            self._recovering = not idr
+            self._recovery_poc = None
             if not idr:
                 self._prev_ref_frame_num = (sh0.frame_num - 1) % sps.MaxFrameNum
         events: list[Event] = []
@@ -341,6 +346,7 @@ class H264Decoder:
         stores = list(self._dpb.stores)
         dpb, dpb_stores = ctl.dpb_entries(stores, structure)
         jobs: list[SliceJob] = []
+        missing_reference = False
         for s in slices:
             sh = s.header
             kind = _slice_kind(sh.slice_type)
@@ -352,6 +358,23 @@ class H264Decoder:
                                           ctl.reference_list(l1, dpb_stores, structure))
             pw = ctl.pred_weights_control(sh, sps) if ctl.pred_weights_required(sh, sh.pps) else None
             jobs.append(SliceJob(bytes(s.nal.data), sp, pw))
+            if kind != "I" and (not l0 or l0[0] is None or (kind == "B" and (not l1 or l1[0] is None))):
+                missing_reference = True
+        if idr:
+            self._recovering = False
+        elif self._recovering and self._recovery_poc is None:
+            self._recovery_poc = cur_poc
+        elif self._recovering and not is_second and (
+                missing_reference or (cur_poc < self._recovery_poc and any(
+                    _slice_kind(s.header.slice_type) != "I" for s in slices))):
+            # Started mid-stream: a picture that needs pictures we never had (a leading
+            # picture of an open GOP, or one with no reference at all) is not decodable;
+            # skip it like FFmpeg does.
+            self.skipped_pictures += 1
+            self._poc.update(sh0, nal_ref_idc, poc, False)
+            if is_ref:
+                self._prev_ref_frame_num = frame_num
+            return events
         controls = {
             "sps": ctl.sps_control(sps),
             "pps": ctl.pps_control(pps, sps),

@@ -167,3 +167,53 @@ def test_fixture_clips_match_ffmpeg(name: str) -> None:
     assert len(ours) == _pyav_file_count(path)
     test_buffer_life_cycle((aus, events))
     test_every_active_reference_resolves((aus, events))
+
+
+RECOVERY_CUTS = [("JVT-AVC_V1/CVFC1_Sony_C.jsv", 12), ("JVT-AVC_V1/MIDR_MW_D.264", 25),
+                 ("JVT-FR-EXT/FRExt_MMCO4_Sony_B.264", 11), ("JVT-AVC_V1/MR1_BT_A.h264", 7)]
+
+
+@pytest.mark.parametrize("name,cut", RECOVERY_CUTS)
+def test_start_mid_stream(name: str, cut: int, h264_oracle) -> None:
+    """A stream cut before a non-IDR I picture: the leading P/B pictures are skipped, decoding
+    starts at the I picture, nothing references a picture we never had, every decoded picture
+    is output once. FFmpeg is more cautious (without a recovery point SEI it waits for an IDR
+    or its own recovery heuristic, and shows nothing for some of these cuts): what it shows
+    must be a subsequence of our output, and its second half must equal our tail."""
+    path = h264_oracle.vectors / name
+    if not path.exists():
+        pytest.skip(f"missing vector {path}")
+    full = _access_units(path.read_bytes())
+    params = [n for n in full[0].nals if n.nal_unit_type in (7, 8)]
+    aus = full[cut:]
+    dec = H264Decoder()
+    events: list = []
+    for i, a in enumerate(aus):
+        events += dec.decode_access_unit(a, i)
+    events += dec.flush()
+    decodes = [e for e in events if isinstance(e, PictureDecode)]
+    assert dec.skipped_access_units > 0
+    first = aus[decodes[0].timestamp_ns]
+    assert all(s.header.slice_type % 5 in (2, 4) for s in first.slices)
+    test_buffer_life_cycle((aus, events))
+    outputs = [e.timestamp_ns for e in events if isinstance(e, PictureOutput)]
+    assert sorted(outputs) == sorted({d.timestamp_ns for d in decodes})
+    # FFmpeg fed the same access units (parameter sets prepended to the first one)
+    ctx = av.CodecContext.create("h264", "r")
+    ctx.thread_type = "NONE"
+    ctx.options = {"strict": "strict", "flags": "unaligned"}
+    theirs = []
+    for i, a in enumerate(aus):
+        nals = (params if i == 0 else []) + a.nals
+        pkt = av.Packet(b"".join(b"\x00\x00\x00\x01" + n.data for n in nals))
+        pkt.pts = pkt.dts = i
+        try:
+            theirs += [f.pts for f in ctx.decode(pkt)]
+        except av.error.InvalidDataError:  # FFmpeg refuses the pictures it cannot decode
+            pass
+    theirs += [f.pts for f in ctx.decode(None)]
+    it = iter(outputs)
+    assert all(t in it for t in theirs), "FFmpeg's pictures are not a subsequence of ours"
+    k = len(theirs) // 2
+    if k:
+        assert outputs[-k:] == theirs[-k:]
