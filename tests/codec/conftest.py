@@ -109,7 +109,7 @@ def ffmpeg_trace(path: Path, max_packets: int | None = None) -> list[list[tuple[
         cmd = [exe, "-hide_banner", "-nostats", "-nostdin", "-f", "h264", "-i", str(path), "-c:v", "copy"]
         if max_packets is not None:
             cmd += ["-frames:v", str(max_packets)]
-        cmd += ["-bsf:v", "trace_headers", "-f", "null", "-"]
+        cmd += ["-bsf:v", "trace_headers", "-f", "h264", "-y", os.devnull]
         res = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=300)
         assert res.returncode == 0, f"ffmpeg failed on {path}: {res.stderr[-2000:]}"
         _trace_cache[key] = parse_ffmpeg_trace(res.stderr)

@@ -128,3 +128,171 @@ def _check_sizes(sh, expected, where) -> None:
             last += 1
         assert sh.dec_ref_pic_marking_bit_offset + 8 == starts[first], where
         assert sh.dec_ref_pic_marking_bit_size == ends[last] - starts[first], where
+
+
+# -- synthetic stream: syntax no vector or x264 stream has --------------------------------
+# Extended profile, POC type 1 with field pictures, slice groups of every map type (FMO),
+# redundant_pic_cnt, SP/SI slices, every MMCO, long-term references in the modification
+# lists, explicit weights in both lists. Written bit by bit, then parsed by FFmpeg and by us.
+
+def _nal(W, ref_idc: int, t: int, body) -> bytes:
+    w = W()
+    body(w)
+    return b"\x00\x00\x00\x01" + bytes([(ref_idc << 5) | t]) + _escape(w.trailing().bytes())
+
+
+def _escape(rbsp: bytes) -> bytes:
+    out = bytearray()
+    zeros = 0
+    for b in rbsp:
+        if zeros >= 2 and b <= 3:
+            out.append(3)
+            zeros = 0
+        out.append(b)
+        zeros = zeros + 1 if b == 0 else 0
+    return bytes(out)
+
+
+def _sps(w) -> None:
+    w.u(8, 88).u(1, 1).u(1, 1).u(1, 0).u(1, 0).u(1, 0).u(1, 0).u(2, 0).u(8, 30).ue(1)  # Extended, SPS 1
+    w.ue(2)  # log2_max_frame_num_minus4 -> 6 bits
+    w.ue(1).u(1, 0).se(-3).se(5).ue(3).se(2).se(-1).se(7)  # POC type 1, 3 offsets
+    w.ue(4).u(1, 1)  # max_num_ref_frames, gaps allowed
+    w.ue(10).ue(8)  # 11 x 9 map units
+    w.u(1, 0).u(1, 0).u(1, 1)  # frame_mbs_only 0, mbaff 0, direct_8x8_inference
+    w.u(1, 1).ue(1).ue(2).ue(0).ue(1)  # cropping
+    w.u(1, 0)  # no VUI
+
+
+def _pps(pps_id: int, map_type: int):
+    def body(w) -> None:
+        w.ue(pps_id).ue(1).u(1, 0).u(1, 1)  # SPS 1, CAVLC, bottom_field_pic_order_in_frame_present
+        w.ue(2).ue(map_type)  # 3 slice groups
+        if map_type == 0:
+            for r in (4, 9, 30):
+                w.ue(r)
+        elif map_type == 2:
+            for tl, br in ((0, 12), (13, 40)):
+                w.ue(tl).ue(br)
+        elif map_type in (3, 4, 5):
+            w.u(1, 1).ue(4)  # change direction, rate 5
+        elif map_type == 6:
+            w.ue(98)
+            for i in range(99):
+                w.u(2, i % 3)  # Ceil(Log2(3)) = 2 bits
+        w.ue(1).ue(0).u(1, 1).u(2, 1)  # num_ref_idx defaults, weighted_pred, weighted_bipred 1
+        w.se(-2).se(3).se(-4)  # pic_init_qp/qs, chroma_qp_index_offset
+        w.u(1, 1).u(1, 1).u(1, 1)  # deblocking control, constrained intra, redundant_pic_cnt_present
+    return body
+
+
+def _weights(w, n: int) -> None:
+    for i in range(n):
+        w.u(1, i % 2)
+        if i % 2:
+            w.se(-7 + i).se(3 * i)
+        w.u(1, (i + 1) % 2)
+        if (i + 1) % 2:
+            w.se(5).se(-2).se(-6).se(i)
+
+
+def _slice(kind: str, pps_id: int, map_type: int):
+    """Slice headers of several kinds (CAVLC, so slice_data() follows directly)."""
+    def body(w) -> None:
+        st = {"I": 7, "P": 0, "B": 1, "SP": 3, "SI": 9, "Pfield": 5}[kind]
+        w.ue(0).ue(st).ue(pps_id)
+        w.u(6, {"I": 0, "SI": 0}.get(kind, 1 + pps_id))  # frame_num
+        field = kind in ("Pfield", "SP")
+        w.u(1, int(field))
+        if field:
+            w.u(1, 1)  # bottom field
+        if kind in ("I", "SI"):
+            w.ue(3)  # idr_pic_id (these are IDR NAL units)
+        w.se(-5)  # delta_pic_order_cnt[0]
+        if not field:
+            w.se(2)  # delta_pic_order_cnt[1]
+        w.ue(1 if kind == "Pfield" else 0)  # redundant_pic_cnt
+        if kind == "B":
+            w.u(1, 1)  # direct_spatial_mv_pred_flag
+        n0, n1 = 3, 2
+        if kind in ("P", "B", "SP", "Pfield"):
+            w.u(1, 1).ue(n0 - 1)
+            if kind == "B":
+                w.ue(n1 - 1)
+            w.u(1, 1).ue(0).ue(4).ue(1).ue(0).ue(2).ue(1).ue(3)  # modifications l0
+            if kind == "B":
+                w.u(1, 1).ue(2).ue(0).ue(3)
+            if kind in ("P", "SP", "Pfield") or kind == "B":  # weighted_pred / bipred_idc 1
+                w.ue(5).ue(3)
+                _weights(w, n0)
+                if kind == "B":
+                    _weights(w, n1)
+        if kind != "B":  # nal_ref_idc != 0
+            if kind in ("I", "SI"):
+                w.u(1, 1).u(1, 1)
+            else:
+                w.u(1, 1)  # adaptive_ref_pic_marking_mode_flag
+                w.ue(1).ue(2).ue(2).ue(1).ue(3).ue(0).ue(1).ue(6).ue(2).ue(4).ue(3).ue(5)
+                w.ue(0)
+        w.se(-4)  # slice_qp_delta
+        if kind in ("SP", "SI"):
+            if kind == "SP":
+                w.u(1, 1)
+            w.se(2)
+        w.ue(0).se(-3).se(4)  # deblocking
+        if map_type in (3, 4, 5):
+            w.u(5, 17)  # slice_group_change_cycle: Ceil(Log2(99 / 5 + 1)) = 5 bits
+        w.u(8, 0xA5)  # some slice_data bits
+    return body
+
+
+def test_synthetic_syntax_matches_ffmpeg_trace(tmp_path: Path, h264_oracle) -> None:
+    import subprocess
+
+    # FFmpeg needs one picture it can decode to learn the dimensions before it copies the
+    # rest (it does not decode FMO): a one-frame x264 stream (SPS 0 / PPS 0) goes first.
+    head = tmp_path / "head.h264"
+    res = subprocess.run(
+        [h264_oracle.require_ffmpeg(), "-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i",
+         "testsrc2=size=64x64:rate=25", "-frames:v", "1", "-c:v", "libx264", "-profile:v", "baseline", str(head)],
+        capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    W = h264_oracle.BitWriter
+    stream = _nal(W, 3, 7, _sps)
+    pids = range(1, 8)
+    for pid in pids:
+        stream += _nal(W, 3, 8, _pps(pid, pid - 1))
+    kinds = [("I", 5), ("P", 1), ("B", 1), ("SP", 1), ("SI", 5), ("Pfield", 1)]
+    for pid in pids:
+        for kind, t in kinds:
+            ref = 0 if kind == "B" else 2
+            stream += _nal(W, ref, t, _slice(kind, pid, pid - 1))
+    stream = head.read_bytes() + stream
+    path = tmp_path / "synthetic.h264"
+    path.write_bytes(stream)
+    _compare_with_trace(path, stream, h264_oracle)
+    # spot checks of the parsed objects themselves (values as written above)
+    units = [u for u in _our_units(stream) if getattr(u[1], "seq_parameter_set_id", 1) == 1
+             and getattr(u[1], "pic_parameter_set_id", 1) != 0]
+    sps = units[0][1]
+    assert (sps.profile_idc, sps.pic_order_cnt_type, sps.offset_for_ref_frame) == (88, 1, [2, -1, 7])
+    assert (sps.crop_left, sps.crop_right, sps.crop_top, sps.crop_bottom) == (2, 4, 0, 4)  # CropUnitY = 4
+    pps = {u[1].pic_parameter_set_id - 1: u[1] for u in units if u[0].nal_unit_type == 8}
+    assert pps[0].run_length_minus1 == [4, 9, 30]
+    assert (pps[2].top_left, pps[2].bottom_right) == ([0, 13], [12, 40])
+    assert pps[6].slice_group_id == [i % 3 for i in range(99)]
+    assert pps[4].SliceGroupChangeRate == 5 and pps[4].second_chroma_qp_index_offset == -4
+    slices = [u[1] for u in units if u[0].nal_unit_type in (1, 5)]
+    p = slices[1]
+    assert p.ref_pic_list_modification_l0 == [(0, 4), (1, 0), (2, 1)]
+    assert p.luma_weight_l0 == [32, -6, 32] and p.luma_offset_l0 == [0, 3, 0]  # 2**5 implied
+    assert p.chroma_weight_l0 == [(5, -6), (8, 8), (5, -6)] and p.chroma_offset_l0 == [(-2, 0), (0, 0), (-2, 2)]
+    assert [m.memory_management_control_operation for m in p.mmco] == [1, 2, 3, 6, 4, 5]
+    assert p.mmco[2].difference_of_pic_nums_minus1 == 0 and p.mmco[2].long_term_frame_idx == 1
+    assert p.mmco[4].max_long_term_frame_idx_plus1 == 3
+    assert p.delta_pic_order_cnt == (-5, 2) and p.pic_order_cnt_bit_size > 0
+    b = slices[2]
+    assert b.nal_ref_idc == 0 and b.dec_ref_pic_marking_bit_size == 0 and b.luma_weight_l1_flag == [0, 1]
+    assert slices[5].redundant_pic_cnt == 1 and slices[5].bottom_field_flag == 1
+    assert slices[3].sp_for_switch_flag == 1 and slices[3].slice_qs_delta == 2
+    assert [s.slice_group_change_cycle for s in slices if s.pps.slice_group_map_type in (3, 4, 5)] == [17] * 18
