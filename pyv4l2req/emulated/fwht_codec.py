@@ -56,7 +56,9 @@ ZIGZAG = np.array([
     6, 13, 20, 27, 34, 41, 48, 7, 14, 21, 28, 35, 42, 49, 56, 15, 22, 29, 36, 43, 50, 57,
     23, 30, 37, 44, 51, 58, 31, 38, 45, 52, 59, 39, 46, 53, 60, 47, 54, 61, 55, 62, 63,
 ], dtype=np.intp)
-_UNZIGZAG = np.argsort(ZIGZAG)
+# raster index -> scan position. Built by a plain loop, not np.argsort: numpy 2.4's AVX2 sort
+# kernels return a wrong permutation under QEMU's TCG (seen in the test VM).
+_UNZIGZAG = np.array([[int(p) for p in ZIGZAG].index(r) for r in range(64)], dtype=np.intp)
 
 #: shift applied to each coefficient (raster order) of intra and inter blocks
 QUANT_TABLE = np.array([
