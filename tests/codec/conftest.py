@@ -157,20 +157,24 @@ def vector_data(h264_vector: Path | None) -> bytes:
 _x264_cache: dict[str, Path] = {}
 
 
-@pytest.fixture
-def x264_stream(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An Annex B stream made by FFmpeg's libx264 with the X264_CONFIGS entry of the parameter
-    (96x64, 12 frames; made once per session in a temporary directory)."""
-    name = request.param
+def make_x264_stream(name: str, directory: Path) -> Path:
+    """Encode the X264_CONFIGS entry ``name`` (96x64, 12 frames) into ``directory`` (cached)."""
     if name not in _x264_cache:
         exe = require_ffmpeg()
-        out = tmp_path_factory.mktemp("x264") / f"{name}.h264"
+        out = directory / f"{name}.h264"
         cmd = [exe, "-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25",
                "-frames:v", "12", "-c:v", "libx264", *X264_CONFIGS[name], str(out)]
         res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         assert res.returncode == 0, f"{cmd}: {res.stderr}"
         _x264_cache[name] = out
     return _x264_cache[name]
+
+
+@pytest.fixture
+def x264_stream(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An Annex B stream made by FFmpeg's libx264 with the X264_CONFIGS entry of the parameter
+    (made once per session in a temporary directory)."""
+    return make_x264_stream(request.param, tmp_path_factory.getbasetemp())
 
 
 class BitWriter:
@@ -215,6 +219,7 @@ class _Oracle:
     in_ci = staticmethod(in_ci)
     BitWriter = BitWriter
     X264_CONFIGS = X264_CONFIGS
+    make_x264_stream = staticmethod(make_x264_stream)
 
 
 @pytest.fixture(scope="session")
