@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import errno as _errno
+import struct
 from typing import Callable
 
 from ..uapi import videodev2 as v
@@ -52,6 +53,15 @@ def _validate(cid: int, payload: bytes) -> bytes:
     except Exception as e:  # ControlValidationError (errno attribute) or a decoding error
         err = getattr(e, "errno", None) or _errno.EINVAL
         raise KernelError(err, f"control {cid:#x}: {e}") from None
+
+
+def _plain():
+    """uapi.validate.validate_plain (the kernel's std_validate for integer controls) or None."""
+    try:
+        from ..uapi.validate import validate_plain  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return validate_plain
 
 
 def value_bytes(spec: ControlSpec, value: int | bytes) -> bytes:
@@ -114,15 +124,17 @@ class ControlHandler:
             assert isinstance(value, bytes)
             if t >= 0x0200:
                 return _validate(cid, value)
-            return value
+            return self._validate_array(s, value)
+        plain = _plain()
+        if plain is not None and t != v.V4L2_CTRL_TYPE_STRING:
+            try:
+                return plain(t, int(value), s.minimum, s.maximum, s.step or 1,
+                             menu_names=s.menu or None, name=s.name)
+            except Exception as e:
+                raise KernelError(getattr(e, "errno", None) or _errno.EINVAL, str(e)) from None
         val = int(value)
         if t in (v.V4L2_CTRL_TYPE_INTEGER, v.V4L2_CTRL_TYPE_INTEGER64):
-            val = max(s.minimum, min(s.maximum, val))
-            if s.step > 1:
-                val = s.minimum + (val - s.minimum + s.step // 2) // s.step * s.step
-                if val > s.maximum:
-                    val -= s.step
-            return val
+            return max(s.minimum, min(s.maximum, val))
         if t == v.V4L2_CTRL_TYPE_BOOLEAN:
             return 1 if val else 0
         if t in (v.V4L2_CTRL_TYPE_MENU, v.V4L2_CTRL_TYPE_INTEGER_MENU):
@@ -130,12 +142,20 @@ class ControlHandler:
                 raise KernelError(_errno.ERANGE, f"{s.name}: menu value {val} out of range")
             if s.menu and val not in s.menu:
                 raise KernelError(_errno.EINVAL, f"{s.name}: menu value {val} is skipped")
-            return val
-        if t == v.V4L2_CTRL_TYPE_BITMASK:
-            if val & ~s.maximum:
-                raise KernelError(_errno.ERANGE, f"{s.name}: bits outside the mask")
-            return val
         return val
+
+    def _validate_array(self, s: ControlSpec, payload: bytes) -> bytes:
+        """U8/U16/U32 arrays: every element rounded and clamped (std_validate_elem)."""
+        fmt = {v.V4L2_CTRL_TYPE_U8: "B", v.V4L2_CTRL_TYPE_U16: "H", v.V4L2_CTRL_TYPE_U32: "I"}.get(s.type)
+        if fmt is None:
+            return payload
+        vals = list(struct.unpack(f"<{s.elems}{fmt}", payload))
+        lo, hi, step = s.minimum, s.maximum, s.step or 1
+        out = []
+        for x in vals:
+            x = min(max(x + step // 2 if x < hi - step // 2 else hi, lo), hi)
+            out.append(lo + step * ((x - lo) // step))
+        return struct.pack(f"<{s.elems}{fmt}", *out)
 
     # --- queries ------------------------------------------------------------------------------
     def find_next(self, qid: int) -> int | None:
