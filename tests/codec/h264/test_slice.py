@@ -1,0 +1,151 @@
+"""Slice header parsing details (codec/h264/slice.py) beyond the FFmpeg trace comparison:
+the short-prefix fast path gives the same result as parsing the whole RBSP (whatever the
+prefix length, also when an emulation prevention byte straddles the cut), the bit sizes
+counted with emulation prevention bytes, missing parameter sets and malformed headers.
+Also prints the parse cost per slice header (no timing assertion)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from pyv4l2req.codec.h264 import slice as slice_mod
+from pyv4l2req.codec.h264.nal import AccessUnitSplitter, NalUnit, split_annexb
+from pyv4l2req.codec.h264.paramsets import ParameterSets
+from pyv4l2req.codec.h264.slice import MissingParameterSet, parse_slice_header
+from pyv4l2req.errors import BitstreamError
+
+
+def _header_dict(sh) -> dict:
+    return {k: v for k, v in vars(sh).items() if k not in ("sps", "pps")}
+
+
+def _slices_and_sets(data: bytes):
+    ps = ParameterSets()
+    out = []
+    for n in split_annexb(data):
+        if n.nal_unit_type == 7:
+            ps.add_sps(n)
+        elif n.nal_unit_type == 8:
+            ps.add_pps(n)
+        elif n.nal_unit_type in (1, 5):
+            out.append((n, dict(ps.pps), dict(ps.sps)))
+    return out
+
+
+def _full_parse(nal: NalUnit, pps, sps):
+    fresh = NalUnit(nal.nal_unit_type, nal.nal_ref_idc, nal.data)
+    fresh.rbsp  # unescape everything first: the parser then reads the complete RBSP
+    return parse_slice_header(fresh, pps, sps)
+
+
+@pytest.mark.parametrize("prefix", [1, 2, 3, 5, 8, 13, 21, 34])
+def test_prefix_parse_equals_full_parse(prefix: int, monkeypatch, h264_oracle, tmp_path: Path) -> None:
+    monkeypatch.setattr(slice_mod, "_PREFIX_BYTES", prefix)
+    streams = [h264_oracle.make_x264_stream(n, tmp_path) for n in ("hrd_vui", "high10", "mbaff_cavlc_slices")]
+    streams += [h264_oracle.vectors / "JVT-FR-EXT/FRExt_MMCO4_Sony_B.264", h264_oracle.vectors / "JVT-AVC_V1/MR2_TANDBERG_E.264"]
+    n = 0
+    for path in streams:
+        if not path.exists():
+            continue
+        for nal, pps, sps in _slices_and_sets(path.read_bytes())[:80]:
+            fresh = NalUnit(nal.nal_unit_type, nal.nal_ref_idc, nal.data)
+            assert _header_dict(parse_slice_header(fresh, pps, sps)) == _header_dict(_full_parse(nal, pps, sps))
+            n += 1
+    assert n > 100
+
+
+def _epb_stream(W) -> bytes:
+    """SPS with 16-bit frame_num and POC lsb: frame_num 0 + pic_order_cnt_lsb 0 make 32 zero
+    bits in the slice header, so the header itself needs emulation prevention bytes."""
+    def nal(hdr: int, rbsp: bytes) -> bytes:
+        out = bytearray()
+        zeros = 0
+        for b in rbsp:
+            if zeros >= 2 and b <= 3:
+                out.append(3)
+                zeros = 0
+            out.append(b)
+            zeros = zeros + 1 if b == 0 else 0
+        return b"\x00\x00\x00\x01" + bytes([hdr]) + bytes(out)
+
+    sps = W().u(8, 66).u(8, 0xC0).u(8, 30).ue(0).ue(12).ue(0).ue(12).ue(1).u(1, 0).ue(3).ue(2) \
+        .u(1, 1).u(1, 1).u(1, 0).u(1, 0).trailing().bytes()
+    pps = W().ue(0).ue(0).u(1, 0).u(1, 0).ue(0).ue(0).ue(0).u(1, 0).u(2, 0).se(0).se(0).se(0) \
+        .u(1, 0).u(1, 0).u(1, 0).trailing().bytes()
+    # P slice: first_mb 0, type 5, pps 0, frame_num 0 (16 bits), poc lsb 0 (16 bits), ...
+    sl = W().ue(0).ue(5).ue(0).u(16, 0).u(16, 0).u(1, 0).u(1, 0).u(1, 0).se(0).u(16, 0x00A5).bytes()
+    return nal(0x67, sps) + nal(0x68, pps) + nal(0x41, sl)
+
+
+def test_header_bit_size_with_emulation_prevention(h264_oracle) -> None:
+    stream = _epb_stream(h264_oracle.BitWriter)
+    nals = split_annexb(stream)
+    sl = nals[2]
+    assert b"\x00\x00\x03" in sl.data
+    ps = ParameterSets()
+    ps.add_sps(nals[0])
+    ps.add_pps(nals[1])
+    sh = ps.parse_slice_header(sl)
+    # header: ue 1 + ue(5) 5 + ue 1 + 16 + 16 + override 1 + rplm 1 + marking 1 + qp delta 1
+    # = 43 bits, plus the 8 bits of the NAL unit header
+    assert sh.header_bit_size == 8 + 43
+    assert sh.pic_order_cnt_bit_size == 16 and sh.pic_order_cnt_bit_offset == 1 + 5 + 1 + 16
+    assert sh.dec_ref_pic_marking_bit_size == 1
+    # one 0x03 was inserted after the first two zero bytes of the header
+    assert sh.header_emulation_prevention_bytes == 1
+    assert sh.header_bit_size_ebsp == sh.header_bit_size + 8
+    # the slice data as the hardware reads it (in the EBSP) starts with the bits after the header
+    ebsp_bits = "".join(format(b, "08b") for b in sl.data)
+    rbsp_bits = "".join(format(b, "08b") for b in bytes([sl.data[0]]) + sl.rbsp)
+    assert ebsp_bits[sh.header_bit_size_ebsp:][:16] == rbsp_bits[sh.header_bit_size:][:16]
+
+
+def test_missing_parameter_sets(h264_oracle) -> None:
+    nals = split_annexb(_epb_stream(h264_oracle.BitWriter))
+    with pytest.raises(MissingParameterSet, match="PPS 0 has not been received"):
+        parse_slice_header(nals[2], {}, {})
+    ps = ParameterSets()
+    ps.add_sps(nals[0])
+    assert ps.parse_slice_header(nals[2]) is None
+    with pytest.raises(BitstreamError, match="not a coded slice"):
+        parse_slice_header(nals[0], {}, {})
+
+
+def test_truncated_and_out_of_range_slice_headers(h264_oracle) -> None:
+    nals = split_annexb(_epb_stream(h264_oracle.BitWriter))
+    ps = ParameterSets()
+    ps.add_sps(nals[0])
+    ps.add_pps(nals[1])
+    cut = NalUnit.from_bytes(nals[2].data[:4])
+    with pytest.raises(BitstreamError, match=r"slice header \(nal_unit_type 1, nal_ref_idc 2\): truncated"):
+        ps.parse_slice_header(cut)
+    W = h264_oracle.BitWriter
+    bad_type = NalUnit.from_bytes(b"\x41" + W().ue(0).ue(10).ue(0).trailing().bytes())
+    with pytest.raises(BitstreamError, match=r"slice_type = 10 out of range"):
+        ps.parse_slice_header(bad_type)
+    bad_ref = NalUnit.from_bytes(b"\x41" + W().ue(0).ue(0).ue(0).u(16, 1).u(16, 1).u(1, 1).ue(16).trailing().bytes())
+    with pytest.raises(BitstreamError, match=r"num_ref_idx_l0_active_minus1 = 16 out of range \(max 15\)"):
+        ps.parse_slice_header(bad_ref)
+
+
+def test_parse_cost_report(h264_oracle, tmp_path: Path) -> None:
+    """Prints µs per slice header and per access unit (splitter incl. parsing); no timing
+    assertion (shared CI machines), only that the numbers exist."""
+    path = h264_oracle.make_x264_stream("hrd_vui", tmp_path)
+    data = path.read_bytes()
+    items = _slices_and_sets(data)
+    best = float("inf")
+    for _ in range(5):
+        t = time.perf_counter()
+        for nal, pps, sps in items:
+            parse_slice_header(NalUnit(nal.nal_unit_type, nal.nal_ref_idc, nal.data), pps, sps)
+        best = min(best, (time.perf_counter() - t) / len(items))
+    t = time.perf_counter()
+    sp = AccessUnitSplitter()
+    aus = sp.feed(data) + sp.flush()
+    per_au = (time.perf_counter() - t) / len(aus)
+    print(f"\nslice header parse: {best * 1e6:.1f} us/slice; splitter: {per_au * 1e6:.1f} us/AU")
+    assert best > 0 and aus
