@@ -77,6 +77,16 @@ class FwhtModel:
         self.capture_fourcc = _v.V4L2_PIX_FMT_YUV420
         self.last_error: str | None = None
 
+    def capture_layout(self, fourcc: int, width: int, height: int) -> tuple[int, int]:
+        """(bytesperline, sizeimage) of a CAPTURE format as vicodec computes them: one memory
+        plane, ``bytesperline = width`` for the planar and semi-planar formats, and
+        ``sizeimage = width * height * sizeimage_mult / sizeimage_div`` (3/2 for 4:2:0)."""
+        info = PIXFMTS.get(fourcc, PIXFMTS[_v.V4L2_PIX_FMT_YUV420])
+        size = width * height
+        if info.components_num >= 3:
+            size += 2 * (width * height // (info.width_div * info.height_div))
+        return width, size
+
     # -- CodecModel ------------------------------------------------------------------------
     def reset(self, width: int, height: int, capture_fourcc: int) -> None:
         self.width, self.height, self.capture_fourcc = width, height, capture_fourcc
