@@ -58,7 +58,9 @@ class Decoder:
 
     *device*: ``"auto"`` (first hardware stateless H.264 decoder, else the emulated device —
     then :attr:`device_notice` says so), ``"emulated"``, or a ``/dev/videoN`` path.
-    *decode_mode*: ``"auto"`` (the device's current/preferred mode), ``"frame"`` or ``"slice"``.
+    *decode_mode*: ``"auto"`` (frame-based when the device offers it, else its current mode),
+    ``"frame"`` or ``"slice"``. *start_code*: ``"auto"`` (Annex B in frame-based mode when
+    offered), ``"annexb"`` or ``"none"``.
     *in_flight*: how many requests may be queued at once.
     """
 
@@ -68,11 +70,13 @@ class Decoder:
         *,
         backend: object | None = None,
         decode_mode: str = "auto",
+        start_code: str = "auto",
         in_flight: int = 4,
         timeout_s: float = 10.0,
     ) -> None:
         self.session: DeviceSession = open_device(
-            device, backend=backend, decode_mode=decode_mode, in_flight=in_flight, timeout_s=timeout_s
+            device, backend=backend, decode_mode=decode_mode, start_code=start_code, in_flight=in_flight,
+            timeout_s=timeout_s
         )
         self.device_notice: str | None = self.session.notice
         self.device_name: str = self.session.name

@@ -37,7 +37,7 @@ EXTRA_CAPTURE = 2  # frames held by us while being copied out / display slack
 
 
 def open_device(device: str, *, backend: Backend | None = None, decode_mode: str = "auto",
-                in_flight: int = 4, timeout_s: float = 10.0) -> "DeviceSession":
+                start_code: str = "auto", in_flight: int = 4, timeout_s: float = 10.0) -> "DeviceSession":
     """Find and open the decoder named by *device* (see :class:`pyv4l2req.Decoder`)."""
     notice = None
     if device == "emulated":
@@ -71,7 +71,7 @@ def open_device(device: str, *, backend: Backend | None = None, decode_mode: str
             raise NoDeviceError(f"{device} ({infos[0].driver}) does not decode H.264 (it does {', '.join(infos[0].codecs)})")
     if not infos:
         raise NoDeviceError("no stateless H.264 decoder found (looked through every /dev/media* topology)")
-    return DeviceSession(backend, infos[0], decode_mode=decode_mode, in_flight=in_flight,
+    return DeviceSession(backend, infos[0], decode_mode=decode_mode, start_code=start_code, in_flight=in_flight,
                          timeout_s=timeout_s, notice=notice)
 
 
@@ -86,7 +86,7 @@ class _Job:
 class DeviceSession:
     """Device, queues and requests of one decode (see module docstring)."""
 
-    def __init__(self, backend: Backend, info: DecoderInfo, *, decode_mode: str, in_flight: int,
+    def __init__(self, backend: Backend, info: DecoderInfo, *, decode_mode: str, start_code: str = "auto", in_flight: int,
                  timeout_s: float, notice: str | None = None) -> None:
         self.backend = backend
         self.info = info
@@ -99,7 +99,7 @@ class DeviceSession:
         mp = self.dev.is_multiplanar
         self.out_type = v.V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE if mp else v.V4L2_BUF_TYPE_VIDEO_OUTPUT
         self.cap_type = v.V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE if mp else v.V4L2_BUF_TYPE_VIDEO_CAPTURE
-        self.frame_based, self.annexb = self._choose_modes(decode_mode)
+        self.frame_based, self.annexb = self._choose_modes(decode_mode, start_code)
         self.out_q: Queue | None = None
         self.cap_q: Queue | None = None
         self.pool: RequestPool | None = None
@@ -116,20 +116,34 @@ class DeviceSession:
         self.cap_format = None
 
     # -- modes ---------------------------------------------------------------------------
-    def _choose_modes(self, decode_mode: str) -> tuple[bool, bool]:
-        modes = self.dev.menu_values(C.V4L2_CID_STATELESS_H264_DECODE_MODE)
-        current = self.dev.get_control(C.V4L2_CID_STATELESS_H264_DECODE_MODE)
-        want = {"frame": C.V4L2_STATELESS_H264_DECODE_MODE_FRAME_BASED,
-                "slice": C.V4L2_STATELESS_H264_DECODE_MODE_SLICE_BASED}.get(decode_mode, current)
-        if want not in modes:
-            raise UnsupportedStream(f"{self.name} does not support {decode_mode}-based decoding")
-        codes = self.dev.menu_values(C.V4L2_CID_STATELESS_H264_START_CODE)
-        sc = self.dev.get_control(C.V4L2_CID_STATELESS_H264_START_CODE)
-        if want == C.V4L2_STATELESS_H264_DECODE_MODE_FRAME_BASED and C.V4L2_STATELESS_H264_START_CODE_ANNEX_B in codes:
-            sc = C.V4L2_STATELESS_H264_START_CODE_ANNEX_B  # slices of a frame need delimiters
-        self.dev.set_controls([(C.V4L2_CID_STATELESS_H264_DECODE_MODE, want),
-                               (C.V4L2_CID_STATELESS_H264_START_CODE, sc)])
-        return want == C.V4L2_STATELESS_H264_DECODE_MODE_FRAME_BASED, sc == C.V4L2_STATELESS_H264_START_CODE_ANNEX_B
+    def _choose_modes(self, decode_mode: str, start_code: str) -> tuple[bool, bool]:
+        """Pick the decode mode and start-code mode among what the device's menus offer.
+
+        ``auto`` prefers frame-based decoding (one request per picture instead of one per
+        slice) and, in frame-based mode, Annex B start codes (the slices of a picture must be
+        delimited); ``slice``/``frame``/``annexb``/``none`` force a choice and fail clearly
+        when the device does not offer it.
+        """
+        D, S = C.V4L2_CID_STATELESS_H264_DECODE_MODE, C.V4L2_CID_STATELESS_H264_START_CODE
+        modes = self.dev.menu_values(D)
+        frame_mode, slice_mode = (C.V4L2_STATELESS_H264_DECODE_MODE_FRAME_BASED,
+                                  C.V4L2_STATELESS_H264_DECODE_MODE_SLICE_BASED)
+        if decode_mode == "auto":
+            want = frame_mode if frame_mode in modes else self.dev.get_control(D)
+        else:
+            want = {"frame": frame_mode, "slice": slice_mode}[decode_mode]
+            if want not in modes:
+                raise UnsupportedStream(f"{self.name} does not support {decode_mode}-based decoding")
+        codes = self.dev.menu_values(S)
+        annexb, none = C.V4L2_STATELESS_H264_START_CODE_ANNEX_B, C.V4L2_STATELESS_H264_START_CODE_NONE
+        if start_code == "auto":
+            sc = annexb if (want == frame_mode and annexb in codes) else self.dev.get_control(S)
+        else:
+            sc = {"annexb": annexb, "none": none}[start_code]
+            if sc not in codes:
+                raise UnsupportedStream(f"{self.name} does not support start code mode {start_code!r}")
+        self.dev.set_controls([(D, want), (S, sc)])
+        return want == frame_mode, sc == annexb
 
     # -- configuration ---------------------------------------------------------------------
     def configure(self, seq: "h264dec.SequenceStart") -> None:
@@ -205,6 +219,11 @@ class DeviceSession:
         hold_picture = bool(pic.is_first_field) and self.dev.supports_hold
         prefix = ANNEXB_START if self.annexb else b""
         if self.frame_based:
+            if not self.annexb and len(pic.slices) > 1:
+                raise UnsupportedStream(
+                    f"a picture with {len(pic.slices)} slices cannot be sent frame-based without start "
+                    f"codes (the device could not tell the slices apart): use start code 'annexb' or "
+                    f"slice-based decoding")
             data = b"".join(prefix + s.nal for s in pic.slices)
             self._queue_job(data, common, pic.timestamp_ns, hold_picture)
             return 1
