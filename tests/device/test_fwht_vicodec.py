@@ -336,3 +336,32 @@ def test_missing_reference_is_a_decode_error(fwht_device, our_stream, our_decode
         dec.state.last_timestamp_ns = 999_000          # no CAPTURE buffer carries this timestamp
         with pytest.raises(DecodeError, match="V4L2_BUF_FLAG_ERROR"):
             dec._decode_one(frames[1])
+
+
+def test_chunked_input_and_no_fd_leak(fwht_device, our_stream, our_decoded):
+    """Feeding the stream in odd-sized pieces gives the same frames; close() releases every fd
+    (video, media, requests, buffer mappings)."""
+    def open_fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    backend, info = fwht_device
+    before = open_fds()
+    chunks = [our_stream[i: i + 7777] for i in range(0, len(our_stream), 7777)]
+    dec = FwhtStatelessDecoder(backend, video_path=info.video_path, media_path=info.media_path)
+    got = [f.data for f in dec.iter_decode(iter(chunks))]
+    dec.close()
+    dec.close()
+    assert got == our_decoded
+    assert open_fds() == before
+
+
+def test_size_change_is_unsupported(fwht_device, our_stream):
+    from pyv4l2req.errors import UnsupportedStream
+
+    backend, info = fwht_device
+    other = FwhtEncoder(656, 368).encode(moving_pattern(1, 656, 368)[0])
+    first = split_frames(our_stream)[0]
+    data = our_stream[: FWHT_HEADER_SIZE + first.header.size] + other
+    with FwhtStatelessDecoder(backend, video_path=info.video_path, media_path=info.media_path) as dec:
+        with pytest.raises(UnsupportedStream, match="size changes"):
+            dec.decode(data)
