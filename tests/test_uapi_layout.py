@@ -84,3 +84,62 @@ def test_layout_matches_kernel_headers(gcc: str, layout: list[str], tmp_path) ->
     assert len(got) == len(layout)
     mismatches = [(py, c) for py, c in zip(layout, got) if py != c]
     assert not mismatches, "python layout vs C layout:\n" + "\n".join(f"{p}  !=  {c}" for p, c in mismatches)
+
+
+# ------------------------------------------------------------------ scalar types (signedness)
+def _construct_scalars(con, path: str):
+    """(C member path, signed, size) of every scalar leaf of a construct struct ([0] for arrays)."""
+    import construct
+
+    if isinstance(con, construct.FormatField):
+        ch = con.fmtstr[1]
+        yield path, ch.islower(), con.sizeof()
+    elif isinstance(con, construct.Array):
+        yield from _construct_scalars(con.subcon, f"{path}[0]")
+    else:
+        for sc in con.subcons:
+            yield from _construct_scalars(sc.subcon, f"{path}.{sc.name}" if path else sc.name)
+
+
+def _ctypes_scalars(cls, path: str):
+    import ctypes
+
+    signed = {ctypes.c_int8, ctypes.c_int16, ctypes.c_int32, ctypes.c_int64, ctypes.c_long, ctypes.c_int}
+    unsigned = {ctypes.c_uint8, ctypes.c_uint16, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_ulong, ctypes.c_uint}
+    anonymous = set(getattr(cls, "_anonymous_", ()))
+    for fname, ftype, *_ in cls._fields_:
+        if fname.startswith("_") and fname not in anonymous:
+            continue
+        p = path if fname in anonymous else (f"{path}.{fname}" if path else fname)
+        while isinstance(ftype, type) and issubclass(ftype, ctypes.Array):
+            if ftype._type_ is ctypes.c_char:
+                break
+            p, ftype = f"{p}[0]", ftype._type_
+        if ftype in signed or ftype in unsigned:
+            yield p, ftype in signed, ctypes.sizeof(ftype)
+        elif isinstance(ftype, type) and issubclass(ftype, (ctypes.Structure, ctypes.Union)):
+            yield from _ctypes_scalars(ftype, p)
+
+
+def test_scalar_signedness_matches_kernel_headers(gcc: str, tmp_path) -> None:
+    """Layouts cannot tell __s8 from __u8: compare each scalar member's signedness and size."""
+    from pyv4l2req.uapi import layout as L
+
+    items = []
+    for cname, con in L.construct_structs().items():
+        items += [(cname, p, s, n) for p, s, n in _construct_scalars(con, "")]
+    for cname, cls in L.ctypes_structs().items():
+        items += [(cname, p, s, n) for p, s, n in _ctypes_scalars(cls, "")]
+    assert len(items) > 250
+    src = [f"#include <{h}>" for h in HEADERS] + ["int main(void) {"]
+    for cname, p, _s, _n in items:
+        m = f"(((struct {cname} *)0)->{p})"
+        src.append(f'  printf("{cname}.{p} %d %zu\\n", (int)((__typeof__({m}))-1 < 0), sizeof({m}));')
+    src += ["  return 0;", "}"]
+    (tmp_path / "s.c").write_text("\n".join(src) + "\n")
+    cc = subprocess.run([gcc, "-o", str(tmp_path / "s"), str(tmp_path / "s.c")], capture_output=True, text=True)
+    assert cc.returncode == 0, cc.stderr[:4000]
+    got = subprocess.run([str(tmp_path / "s")], check=True, capture_output=True, text=True).stdout.splitlines()
+    want = [f"{cname}.{p} {int(s)} {n}" for cname, p, s, n in items]
+    bad = [(w, g) for w, g in zip(want, got) if w != g]
+    assert not bad, "python (signed, size) vs C:\n" + "\n".join(f"{w}  !=  {g}" for w, g in bad)
