@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ...uapi import h264 as u
-from .dpb import FRAME, Dpb, FrameStore
+from .dpb import FRAME, TOP, Dpb, FrameStore
 from .reflists import RefPic
 
 __all__ = [
@@ -133,8 +133,9 @@ def dpb_entries(stores: Sequence[FrameStore], structure: int) -> tuple[list[dict
     """``dpb[]`` of ``v4l2_ctrl_h264_decode_params``: every frame buffer holding a reference.
 
     ``reference_ts`` is the picture's timestamp (both fields share it); ``fields`` the fields
-    marked as reference; ``pic_num`` PicNum (LongTermPicNum for long-term references) and
-    ``frame_num`` frame_num (LongTermFrameIdx for long-term), as the kernel doc asks.
+    marked as reference; ``pic_num`` PicNum (LongTermPicNum for long-term references) of the
+    first coded field and ``frame_num`` frame_num (LongTermFrameIdx for long-term), as the
+    kernel doc and GStreamer do; FIELD for pictures coded as fields.
     Non-existing frames (frame_num gaps) alias the picture whose buffer they reuse.
     Returns the entries and the frame store of each entry.
     """
@@ -144,8 +145,10 @@ def dpb_entries(stores: Sequence[FrameStore], structure: int) -> tuple[list[dict
         if not fs.is_ref or fs.timestamp_ns < 0:
             continue
         fields = fs.ref
-        parity = structure if structure != FRAME and fields & structure else (fields & -fields)
         flags = u.V4L2_H264_DPB_ENTRY_FLAG_VALID | u.V4L2_H264_DPB_ENTRY_FLAG_ACTIVE
+        # When decoding a field: PicNum of the picture's first coded field (the top field of
+        # a picture coded as a frame), as GStreamer computes it
+        parity = (fs.first_field if fs.field_coded else TOP) if structure != FRAME else FRAME
         if fs.long_ref:
             flags |= u.V4L2_H264_DPB_ENTRY_FLAG_LONG_TERM
             pic_num = Dpb.long_term_pic_num(fs, parity, structure)
@@ -153,7 +156,7 @@ def dpb_entries(stores: Sequence[FrameStore], structure: int) -> tuple[list[dict
         else:
             pic_num = Dpb.pic_num(fs, parity, structure)
             frame_num = fs.frame_num
-        if fields != FRAME:
+        if fs.field_coded:  # "a single field or a complementary field pair" (kernel doc)
             flags |= u.V4L2_H264_DPB_ENTRY_FLAG_FIELD
         out.append({
             "reference_ts": fs.timestamp_ns,
@@ -171,8 +174,11 @@ def dpb_entries(stores: Sequence[FrameStore], structure: int) -> tuple[list[dict
 
 
 def decode_params_control(sh: object, nal_ref_idc: int, idr: bool, top_poc: int, bottom_poc: int,
-                          dpb: list[dict], slice_types: Sequence[int]) -> dict:
+                          dpb: list[dict], slice_types: Sequence[int], second_field: bool = False) -> dict:
     """``v4l2_ctrl_h264_decode_params`` of the picture whose first slice header is ``sh``.
+
+    For a field, the POC of the other parity is 0 for a first field and the first field's
+    POC for a second field (as GStreamer 1.22 and FFmpeg's v4l2-request fill it).
 
     PFRAME/BFRAME (not set by GStreamer 1.22) are set when the picture has P (resp. B) slices.
     """
@@ -195,8 +201,8 @@ def decode_params_control(sh: object, nal_ref_idc: int, idr: bool, top_poc: int,
         "dpb": dpb,
         "nal_ref_idc": nal_ref_idc,
         "frame_num": _f(sh, "frame_num"),
-        "top_field_order_cnt": 0 if bottom else top_poc,
-        "bottom_field_order_cnt": 0 if (field and not bottom) else bottom_poc,
+        "top_field_order_cnt": 0 if (bottom and not second_field) else top_poc,
+        "bottom_field_order_cnt": 0 if (field and not bottom and not second_field) else bottom_poc,
         "idr_pic_id": _f(sh, "idr_pic_id"),
         "pic_order_cnt_lsb": _f(sh, "pic_order_cnt_lsb"),
         "delta_pic_order_cnt_bottom": _f(sh, "delta_pic_order_cnt_bottom"),

@@ -381,7 +381,7 @@ class H264Decoder:
             "scaling_matrix": ctl.scaling_matrix_control(sps, pps),
             "decode_params": ctl.decode_params_control(
                 sh0, nal_ref_idc, idr, store.top_field_order_cnt, store.bottom_field_order_cnt,
-                dpb, [s.header.slice_type for s in slices]),
+                dpb, [s.header.slice_type for s in slices], second_field=is_second),
         }
         refs = tuple(sorted({e["reference_ts"] for e in dpb} - {store.timestamp_ns}))
         store.decoded |= structure  # after dpb[] and the lists: they see the first field only
