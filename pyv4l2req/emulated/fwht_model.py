@@ -100,6 +100,15 @@ class FwhtModel:
         p = self._params(ctrls)
         return [] if p["flags"] & V4L2_FWHT_FL_I_FRAME else [int(p["backward_ref_ts"])]
 
+    def try_control(self, cid: int, payload: bytes, capture_fourcc: int, capture_width: int,
+                    capture_height: int) -> str | None:
+        """``vicodec_try_ctrl``: why VIDIOC_S/TRY_EXT_CTRLS must fail with EINVAL for this value
+        given the current CAPTURE format, or None. (A hook for the emulated device.)"""
+        if cid != _cid.V4L2_CID_STATELESS_FWHT_PARAMS:
+            return None
+        return self.check_params(unpack(v4l2_ctrl_fwht_params, bytes(payload)),
+                                 CaptureView([], capture_width, capture_height, [capture_width], capture_fourcc))
+
     def check_params(self, p: dict, capture: CaptureView) -> str | None:
         """Why vicodec would refuse these params for this CAPTURE format (None if it accepts)."""
         info = PIXFMTS.get(capture.pixelformat)

@@ -365,3 +365,65 @@ def test_size_change_is_unsupported(fwht_device, our_stream):
     with FwhtStatelessDecoder(backend, video_path=info.video_path, media_path=info.media_path) as dec:
         with pytest.raises(UnsupportedStream, match="size changes"):
             dec.decode(data)
+
+
+def _open_stateless(backend, info):
+    """VideoDevice + MediaDevice + queues set up for 640x368 YUV420, streaming."""
+    from pyv4l2req.v4l2 import MediaDevice, Queue, VideoDevice
+
+    dev = VideoDevice(backend, info.video_path)
+    media = MediaDevice(backend, info.media_path)
+    dev.s_fmt(dev.output_type, v.V4L2_PIX_FMT_FWHT_STATELESS, WIDTH, HEIGHT)
+    dev.s_fmt(dev.capture_type, v.V4L2_PIX_FMT_YUV420, WIDTH, HEIGHT)
+    out_q, cap_q = Queue(dev, dev.output_type), Queue(dev, dev.capture_type)
+    out_q.setup(1)
+    cap_q.setup(2)
+    return dev, media, out_q, cap_q
+
+
+def test_request_without_params_is_enoent(fwht_device, our_stream):
+    """vicodec_request_validate: a request without V4L2_CID_STATELESS_FWHT_PARAMS -> ENOENT."""
+    backend, info = fwht_device
+    dev, media, out_q, cap_q = _open_stateless(backend, info)
+    try:
+        out_q.streamon()
+        cap_q.streamon()
+        req = media.alloc_request()
+        payload = split_frames(our_stream)[0].payload
+        out_q.buffers[0].write(payload)
+        out_q.qbuf(0, bytesused=len(payload), timestamp_ns=1000, request=req)
+        with pytest.raises(V4L2Error) as ei:
+            req.queue()
+        assert ei.value.errno == errno.ENOENT
+        req.close()
+    finally:
+        out_q.free()
+        cap_q.free()
+        media.close()
+        dev.close()
+
+
+def test_params_below_minimum_size_rejected_at_set(fwht_device, backend_kind, our_stream):
+    """vicodec_try_ctrl: FWHT_PARAMS.width < 640 fails VIDIOC_S_EXT_CTRLS with EINVAL."""
+    from pyv4l2req.codec.fwht import FwhtDecoderState, pack_params
+    from pyv4l2req.uapi import controls as cid
+
+    if backend_kind == "emulated":
+        pytest.xfail("the emulated device does not call a codec model's try_ctrl at S_EXT_CTRLS yet "
+                     "(FwhtModel.check_params fails the job instead)")
+    backend, info = fwht_device
+    dev, media, out_q, cap_q = _open_stateless(backend, info)
+    try:
+        job = FwhtDecoderState().decode_frame(split_frames(our_stream)[0], 1000)
+        req = media.alloc_request()
+        with pytest.raises(V4L2Error) as ei:
+            dev.set_controls([(cid.V4L2_CID_STATELESS_FWHT_PARAMS, pack_params(dict(job.params, width=320)))],
+                             request=req)
+        assert ei.value.errno == errno.EINVAL
+        dev.set_controls([(cid.V4L2_CID_STATELESS_FWHT_PARAMS, pack_params(job.params))], request=req)
+        req.close()
+    finally:
+        out_q.free()
+        cap_q.free()
+        media.close()
+        dev.close()

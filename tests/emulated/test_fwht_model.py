@@ -89,3 +89,13 @@ def test_decode_failures(jobs):
     assert "luma" in m.last_error
     assert m.decode(DecodeJob({P: pack_params(i_job.params)}, i_job.payload, 1000, view(), {}))
     assert m.last_error is None
+
+
+def test_try_control_hook(jobs):
+    m = FwhtModel()
+    good = pack_params(jobs[0].params)
+    assert m.try_control(P, good, v.V4L2_PIX_FMT_YUV420, W, H) is None
+    assert "width/height" in m.try_control(P, pack_params(dict(jobs[0].params, height=2000)),
+                                           v.V4L2_PIX_FMT_YUV420, W, H)
+    assert m.try_control(cid.V4L2_CID_STATELESS_H264_SPS, b"", v.V4L2_PIX_FMT_YUV420, W, H) is None
+    assert m.capture_layout(v.V4L2_PIX_FMT_YUV420, W, H) == (W, W * H * 3 // 2)
