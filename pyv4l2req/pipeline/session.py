@@ -33,6 +33,8 @@ from ..v4l2.request import RequestPool
 from .frames import SUPPORTED_CAPTURE_FORMATS, Crop, Frame, capture_to_frame
 
 ANNEXB_START = b"\x00\x00\x01"
+PROFILE_NAMES = {66: "Baseline", 77: "Main", 88: "Extended", 100: "High", 110: "High 10",
+                 122: "High 4:2:2", 244: "High 4:4:4 Predictive", 44: "CAVLC 4:4:4 Intra"}
 EXTRA_CAPTURE = 2  # frames held by us while being copied out / display slack
 
 
@@ -114,6 +116,8 @@ class DeviceSession:
         self._refs: dict[int, tuple[int, ...]] = {}
         self._cap_queued = 0
         self.cap_format = None
+        #: CAPTURE buffers that could not be re-queued (index, error): out of the rotation
+        self.lost_capture_buffers: list[tuple[int, str]] = []
 
     # -- modes ---------------------------------------------------------------------------
     def _choose_modes(self, decode_mode: str, start_code: str) -> tuple[bool, bool]:
@@ -147,7 +151,17 @@ class DeviceSession:
 
     # -- configuration ---------------------------------------------------------------------
     def configure(self, seq: "h264dec.SequenceStart") -> None:
-        """A new sequence starts; the device is set up at its first picture (needs the SPS)."""
+        """A new sequence starts; the device is set up at its first picture (needs the SPS).
+
+        Raises :class:`UnsupportedStream` for a sequence whose pictures the CAPTURE formats we
+        read (8-bit 4:2:0: NV12, YUV420 and the tiled NV12 variants) cannot hold.
+        """
+        if seq.chroma_format_idc != 1 or seq.bit_depth_luma != 8 or getattr(seq, "bit_depth_chroma", 8) != 8:
+            chroma = {0: "4:0:0 (monochrome)", 1: "4:2:0", 2: "4:2:2", 3: "4:4:4"}.get(seq.chroma_format_idc, "?")
+            raise UnsupportedStream(
+                f"{PROFILE_NAMES.get(seq.profile_idc, f'profile_idc {seq.profile_idc}')} stream with "
+                f"{seq.bit_depth_luma}-bit {chroma} pictures: pyv4l2req reads 8-bit 4:2:0 CAPTURE "
+                f"formats only (NV12, YUV420, NV12_4L4, NV12_32L32, MM21)")
         self._pending_seq = seq
 
     def _setup(self, seq: "h264dec.SequenceStart", sps_payload: bytes) -> None:
@@ -331,7 +345,13 @@ class DeviceSession:
         self._refs.pop(ts, None)
         self._corrupt.discard(ts)
         assert self.cap_q is not None
-        self.cap_q.qbuf(entry[0])
+        try:
+            self.cap_q.qbuf(entry[0])
+        except V4L2Error as e:
+            # The buffer stays with us; decoding goes on with one CAPTURE buffer fewer (the pool
+            # has slack). When none is left, _queue_job reports it.
+            self.lost_capture_buffers.append((entry[0], str(e)))
+            return
         self._cap_queued += 1
 
     def close(self) -> None:
