@@ -120,6 +120,7 @@ def test_buffer_life_cycle(decoded) -> None:
             assert len(held) <= dpb_size + 1
         elif isinstance(e, PictureOutput):
             assert e.timestamp_ns in held
+            assert e.timestamp_ns != first_field_ts, "output between the two fields of a frame"
             assert e.timestamp_ns not in output, "output twice"
             output.add(e.timestamp_ns)
         elif isinstance(e, PictureRelease):
