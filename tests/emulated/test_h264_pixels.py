@@ -244,3 +244,218 @@ MODES = {
 def test_model_decodes_vector_from_controls(vector, mode):
     frames = _model_decode(vector, *MODES[mode])
     assert Counter(md5(f) for f in frames) == _reference_md5s(vector)
+
+
+# ------------------------------------------------------------------ H264Model: behaviour details
+MULTI_SLICE = "JVT-AVC_V1/SVA_Base_B.264"   # QCIF, 3 slices per picture
+
+
+def _first_pictures(vector, n):
+    return _stream_jobs(vector)[:n]
+
+
+def _dims(first):
+    sps = first.sps
+    fmo = 2 - bool(sps["flags"] & h.V4L2_H264_SPS_FLAG_FRAME_MBS_ONLY)
+    return (sps["pic_width_in_mbs_minus1"] + 1) * 16, \
+        (sps["pic_height_in_map_units_minus1"] + 1) * 16 * fmo
+
+
+def _frame_job(first, slices, cap, ts=1000, refs=None, dpb=None, extra_nals=()):
+    ctrls = _controls(first, cid.V4L2_STATELESS_H264_DECODE_MODE_FRAME_BASED,
+                      cid.V4L2_STATELESS_H264_START_CODE_ANNEX_B)
+    if dpb is not None:
+        ctrls[cid.V4L2_CID_STATELESS_H264_DECODE_PARAMS] = h.pack(
+            h.v4l2_ctrl_h264_decode_params, {"dpb": dpb})
+    data = b"".join(b"\x00\x00\x00\x01" + n for n in list(extra_nals) + list(slices))
+    return DecodeJob(ctrls, data, ts, cap, refs or {})
+
+
+def test_control_surface_is_visls():
+    m = H264Model()
+    assert m.name == "h264" and m.output_fourcc == v.V4L2_PIX_FMT_H264_SLICE
+    assert m.capture_fourccs == (v.V4L2_PIX_FMT_NV12, v.V4L2_PIX_FMT_YUV420)
+    assert m.required_controls == ()          # visl_request_validate only counts buffers
+    by_id = {c.id: c for c in m.controls}
+    assert sorted(by_id) == list(range(cid.V4L2_CID_STATELESS_H264_DECODE_MODE,
+                                       cid.V4L2_CID_STATELESS_H264_DECODE_PARAMS + 1))
+    for c in m.controls:                       # payload sizes are those of the C structs
+        if c.is_compound:
+            st = h.CONTROL_STRUCTS[c.id]
+            assert c.elem_size == st.sizeof() and c.default_payload() == bytes(st.sizeof())
+
+
+@pytest.mark.vm
+def test_control_surface_matches_visl_in_the_kernel():
+    """QUERY_EXT_CTRL / QUERYMENU / ENUM_FMT of the real visl against H264Model's declaration."""
+    import fcntl
+    from pathlib import Path
+
+    dev = next(("/dev/" + p.parent.name for p in Path("/sys/class/video4linux").glob("*/name")
+                if p.read_text().strip() == "visl"), None)
+    assert dev is not None, "visl not found"
+    fd = os.open(dev, os.O_RDWR)
+    try:
+        f = v.v4l2_format()
+        f.type = v.V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE
+        fcntl.ioctl(fd, v.VIDIOC_G_FMT, f)
+        f.fmt.pix_mp.pixelformat = v.V4L2_PIX_FMT_H264_SLICE
+        f.fmt.pix_mp.width, f.fmt.pix_mp.height = 176, 144
+        fcntl.ioctl(fd, v.VIDIOC_S_FMT, f)
+        for spec in H264Model().controls:
+            q = v.v4l2_query_ext_ctrl()
+            q.id = spec.id
+            fcntl.ioctl(fd, v.VIDIOC_QUERY_EXT_CTRL, q)
+            got = (q.name.decode(), q.type, q.minimum, q.maximum, q.step, q.default_value,
+                   q.flags & ~v.V4L2_CTRL_FLAG_HAS_PAYLOAD, q.elem_size, q.elems, q.nr_of_dims)
+            default = spec.default if isinstance(spec.default, int) else 0
+            assert got == (spec.name, spec.type, spec.minimum, spec.maximum, spec.step, default,
+                           spec.flags, spec.elem_size, spec.elems, len(spec.dims)), spec.name
+            if spec.type == v.V4L2_CTRL_TYPE_MENU:
+                for i in range(q.minimum, q.maximum + 1):
+                    qm = v.v4l2_querymenu()
+                    qm.id, qm.index = spec.id, i
+                    fcntl.ioctl(fd, v.VIDIOC_QUERYMENU, qm)
+                    assert bytes(qm.name).split(b"\0")[0].decode() == spec.menu[i]
+        fourccs = []
+        for i in range(16):
+            d = v.v4l2_fmtdesc()
+            d.index, d.type = i, v.V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE
+            try:
+                fcntl.ioctl(fd, v.VIDIOC_ENUM_FMT, d)
+            except OSError:
+                break
+            fourccs.append(d.pixelformat)
+        assert tuple(fourccs) == H264Model().capture_fourccs
+    finally:
+        os.close(fd)
+
+
+def test_references_are_valid_and_active_dpb_entries():
+    m = H264Model()
+    V, A = h.V4L2_H264_DPB_ENTRY_FLAG_VALID, h.V4L2_H264_DPB_ENTRY_FLAG_ACTIVE
+    dpb = [{"reference_ts": 10, "flags": V | A}, {"reference_ts": 20, "flags": V},
+           {"reference_ts": 30, "flags": A}, {"reference_ts": 40, "flags": V | A | 4},
+           {"reference_ts": 10, "flags": V | A}]
+    ctrls = {cid.V4L2_CID_STATELESS_H264_DECODE_PARAMS:
+             h.pack(h.v4l2_ctrl_h264_decode_params, {"dpb": dpb})}
+    assert m.references(ctrls) == [10, 40]
+    assert m.references({}) == []
+
+
+@needs_vectors
+@needs_ffmpeg
+def test_missing_reference_marks_error_but_keeps_decoding():
+    (s0, f0, _), (s1, f1, _) = _first_pictures(MULTI_SLICE, 2)
+    w, hh = _dims(f0)
+    m = H264Model()
+    m.reset(w, hh, v.V4L2_PIX_FMT_NV12)
+    try:
+        assert m.decode(_frame_job(f0, s0, _capture(w, hh, v.V4L2_PIX_FMT_NV12), ts=1000))
+        dpb = [{"reference_ts": 1000, "flags": 3}, {"reference_ts": 555, "flags": 3}]
+        cap = _capture(w, hh, v.V4L2_PIX_FMT_NV12)
+        job = _frame_job(f1, s1, cap, ts=2000, dpb=dpb, refs={1000: cap})
+        assert not m.decode(job)
+        assert "555" in m.last_error
+        assert bytes(cap.planes[0]) != bytes(len(cap.planes[0]))  # pixels were still written
+    finally:
+        m.close()
+
+
+@needs_vectors
+@needs_ffmpeg
+def test_parameter_sets_in_the_bitstream_are_ignored():
+    """Only the controls count: a bogus in-band SPS/PPS (and SEI/AUD) changes nothing."""
+    (s0, f0, _), = _first_pictures(MULTI_SLICE, 1)
+    w, hh = _dims(f0)
+    from pyv4l2req.emulated.nal_writer import pps_nal, sps_nal
+    bogus = [sps_nal({**public(f0.sps), "pic_width_in_mbs_minus1": 3}),
+             pps_nal({**f0.pps, "pic_init_qp_minus26": 20}), b"\x09\xf0", b"\x06\x05\x00\x80"]
+    out = []
+    for extra in ((), bogus):
+        m = H264Model()
+        m.reset(w, hh, v.V4L2_PIX_FMT_NV12)
+        cap = _capture(w, hh, v.V4L2_PIX_FMT_NV12)
+        assert m.decode(_frame_job(f0, s0, cap, extra_nals=extra)), m.last_error
+        out.append(bytes(cap.planes[0]))
+        m.close()
+    assert out[0] == out[1]
+
+
+@needs_vectors
+@needs_ffmpeg
+def test_errors_are_reported_not_raised():
+    (s0, f0, _), = _first_pictures(MULTI_SLICE, 1)
+    w, hh = _dims(f0)
+    m = H264Model()
+    m.reset(w, hh, v.V4L2_PIX_FMT_NV12)
+    try:
+        # no slice at all
+        assert not m.decode(_frame_job(f0, [], _capture(w, hh, v.V4L2_PIX_FMT_NV12)))
+        assert "no slice" in m.last_error
+        # CAPTURE format smaller than the picture
+        assert not m.decode(_frame_job(f0, s0, _capture(w - 16, hh, v.V4L2_PIX_FMT_NV12)))
+        assert "larger than the CAPTURE format" in m.last_error
+        # FMO cannot be expressed: the model cannot write such a PPS
+        bad = type(f0)(f0.sps, {**f0.pps, "num_slice_groups_minus1": 2}, f0.scaling_matrix,
+                       f0.header)
+        assert not m.decode(_frame_job(bad, s0, _capture(w, hh, v.V4L2_PIX_FMT_NV12)))
+        assert "num_slice_groups_minus1" in m.last_error
+    finally:
+        m.close()
+
+
+@needs_vectors
+@needs_ffmpeg
+def test_slice_based_requests_fill_the_held_buffer_progressively():
+    (s0, f0, _), = _first_pictures(MULTI_SLICE, 1)
+    assert len(s0) >= 2
+    w, hh = _dims(f0)
+    ctrls = _controls(f0, cid.V4L2_STATELESS_H264_DECODE_MODE_SLICE_BASED,
+                      cid.V4L2_STATELESS_H264_START_CODE_NONE)
+    m = H264Model()
+    m.reset(w, hh, v.V4L2_PIX_FMT_NV12)
+    cap = _capture(w, hh, v.V4L2_PIX_FMT_NV12)
+    states = []
+    try:
+        for i, s in enumerate(s0):
+            assert m.decode(DecodeJob(ctrls, s, 1000, cap, {}, holds_capture=i + 1 < len(s0)))
+            states.append(bytes(cap.planes[0]))
+    finally:
+        m.close()
+    assert len(set(states)) == len(states)  # every slice added pixels
+    # the complete picture equals the frame-based decode of the same slices
+    m = H264Model()
+    m.reset(w, hh, v.V4L2_PIX_FMT_NV12)
+    cap2 = _capture(w, hh, v.V4L2_PIX_FMT_NV12)
+    try:
+        assert m.decode(_frame_job(f0, s0, cap2))
+    finally:
+        m.close()
+    assert states[-1] == bytes(cap2.planes[0])
+
+
+def test_write_picture_layouts():
+    from pyv4l2req.emulated.h264_model import write_picture
+    from pyv4l2req.emulated.libavcodec import DecodedPicture
+
+    w, hh = 32, 16
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 256, (hh, w), dtype=np.uint8)
+    u = rng.integers(0, 256, (hh // 2, w // 2), dtype=np.uint8)
+    vv = rng.integers(0, 256, (hh // 2, w // 2), dtype=np.uint8)
+    pic = DecodedPicture(w, hh, y, u, vv, 0, 1)
+    for fourcc in (v.V4L2_PIX_FMT_NV12, v.V4L2_PIX_FMT_YUV420):
+        cap = _capture(w, hh, fourcc)
+        write_picture(pic, cap)
+        assert _read_capture(cap, (0, 0, w, hh)) == crop_i420(y, u, vv, 0, 0, w, hh)
+    # multi-planar variants: one memory plane per component plane
+    bpl = 48
+    planes = [memoryview(bytearray(bpl * hh)), memoryview(bytearray(bpl * hh // 2))]
+    write_picture(pic, CaptureView(planes, w, hh, [bpl, bpl], v.V4L2_PIX_FMT_NV12M))
+    uv = np.frombuffer(planes[1], np.uint8).reshape(hh // 2, bpl)
+    assert (np.frombuffer(planes[0], np.uint8).reshape(hh, bpl)[:, :w] == y).all()
+    assert (uv[:, 0:w:2] == u).all() and (uv[:, 1:w:2] == vv).all()
+    with pytest.raises(ValueError):
+        write_picture(pic, CaptureView([memoryview(bytearray(10))], w, hh, [w],
+                                       v.V4L2_PIX_FMT_NV12))
