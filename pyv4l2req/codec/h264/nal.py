@@ -264,17 +264,21 @@ class AccessUnitSplitter:
         buf = self._buf
         buf += data
         find = buf.find
-        while True:
-            q = find(_START, self._search)
-            if q < 0:
-                break
-            if self._nal_start is not None:
-                s, e = self._nal_start, q
-                while e > s and buf[e - 1] == 0:
-                    e -= 1
-                if e > s:
-                    self._on_nal_bytes(bytes(buf[s:e]))
-            self._nal_start = self._search = q + 3
+        view = memoryview(buf)
+        try:
+            while True:
+                q = find(_START, self._search)
+                if q < 0:
+                    break
+                if self._nal_start is not None:
+                    s, e = self._nal_start, q
+                    while e > s and buf[e - 1] == 0:
+                        e -= 1
+                    if e > s:
+                        self._on_nal_bytes(bytes(view[s:e]))
+                self._nal_start = self._search = q + 3
+        finally:
+            view.release()
         # keep the unfinished NAL unit (or the last 2 bytes: a start code may straddle chunks)
         keep = self._nal_start if self._nal_start is not None else max(0, len(buf) - 2)
         if keep:

@@ -7,6 +7,7 @@ from .nal import NalUnit
 from .pps import PPS, parse_pps
 from .slice import MissingParameterSet, SliceHeader, parse_slice_header
 from .sps import SPS, parse_sps
+from ...errors import BitstreamError
 
 __all__ = ["ParameterSets"]
 
@@ -15,13 +16,15 @@ class ParameterSets:
     """SPS/PPS by id. ``add_sps``/``add_pps`` parse a NAL unit and store the result.
 
     A PPS is parsed against the SPS table at the time it arrives; when an SPS is replaced by
-    one with different content, PPSs referring to it keep their syntax but get their
-    ``scaling_matrix`` re-resolved against the new SPS.
+    one with different content, the PPSs referring to it are parsed again against the new SPS
+    (its chroma_format_idc decides how many 8x8 lists a PPS carries, its lists are the PPS
+    fall-back). Objects already handed out are never modified.
     """
 
     def __init__(self) -> None:
         self.sps: dict[int, SPS] = {}
         self.pps: dict[int, PPS] = {}
+        self._pps_rbsp: dict[int, bytes] = {}
 
     def add_sps(self, nal: NalUnit) -> SPS:
         sps = parse_sps(nal.rbsp)
@@ -31,11 +34,16 @@ class ParameterSets:
         self.sps[sps.seq_parameter_set_id] = sps
         for pid, pps in list(self.pps.items()):
             if pps.seq_parameter_set_id == sps.seq_parameter_set_id:
-                self.pps[pid] = _rebind(pps, sps)
+                try:
+                    self.pps[pid] = parse_pps(self._pps_rbsp[pid], self.sps)
+                except BitstreamError:  # a PPS that only made sense with the old SPS
+                    del self.pps[pid]
         return sps
 
     def add_pps(self, nal: NalUnit) -> PPS:
-        pps = parse_pps(nal.rbsp, self.sps)
+        rbsp = nal.rbsp
+        pps = parse_pps(rbsp, self.sps)
+        self._pps_rbsp[pps.pic_parameter_set_id] = rbsp
         old = self.pps.get(pps.pic_parameter_set_id)
         if old is not None and old == pps and old.sps is pps.sps:
             return old
@@ -48,11 +56,3 @@ class ParameterSets:
             return parse_slice_header(nal, self.pps, self.sps)
         except MissingParameterSet:
             return None
-
-
-def _rebind(pps: PPS, sps: SPS) -> PPS:
-    new = PPS.__new__(PPS)
-    new.__dict__.update(pps.__dict__)
-    new.sps = sps
-    new.scaling_matrix = new.resolve_scaling_matrix(sps)
-    return new
