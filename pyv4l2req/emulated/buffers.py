@@ -200,6 +200,7 @@ class Buffer:
     field: int = v.V4L2_FIELD_ANY
     request: object | None = None  # MediaRequest the buffer is bound to
     request_fd: int = -1
+    pending: list | None = None    # (bytesused, data_offset) per plane, applied at request queue
     held: bool = False
     sticky_error: bool = False     # an error while held, reported when released
     last: bool = False

@@ -182,8 +182,10 @@ class EmulatedBackend:
             elif f.kind == "request" and f.req is not None:
                 req = f.req
                 req.fd_open = False
-                if req.state in (QUEUED, VALIDATING):
-                    self._requests[id(req)] = req   # lives on until it completes
+                if req.state in (QUEUED, VALIDATING) or (req.state == IDLE and req.buffers):
+                    # a queued request lives on until it completes; an idle one with bound
+                    # buffers is kept alive by them (vb->request) until the queue is cancelled
+                    self._requests[id(req)] = req
                 else:
                     self._clean_request(req)
         os.close(fd)

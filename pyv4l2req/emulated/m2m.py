@@ -320,14 +320,19 @@ class DecoderContext:
         if buf.state not in (B.DEQUEUED,):
             raise KernelError(_errno.EINVAL, f"QBUF: buffer {buf.index} is {buf.state}")
         # accepted: store metadata (vb2_fill_vb2_v4l2_buffer + copy_timestamp)
-        for p, (n, off) in zip(buf.planes, used):
-            p.bytesused, p.data_offset = n, off
+        if not q.is_output:
+            used = [(p.length, 0) for p in buf.planes]   # buf_prepare: payload = sizeimage
+        if req is not None:
+            buf.pending = used                           # prepared when the request is queued
+        else:
+            for p, (n, off) in zip(buf.planes, used):
+                p.bytesused, p.data_offset = n, off
         flags = b.flags & _USER_FLAGS
         if not q.supports_hold:
             flags &= ~v.V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF
         buf.flags = flags
         buf.last = False
-        buf.field = v.V4L2_FIELD_NONE
+        buf.field = v.V4L2_FIELD_NONE if q.is_output else b.field   # visl_buf_out_validate
         buf.request_fd = b.request_fd if with_req else -1
         if q.is_output:
             buf.timestamp_ns = timeval_to_ns(b.timestamp)
@@ -365,10 +370,12 @@ class DecoderContext:
         self._check_planes(b, buf)
         q.done.popleft()
         self.fill_buffer(b, buf)
+        b.flags &= ~v.V4L2_BUF_FLAG_DONE        # vb2_dqbuf(): DONE is cleared after DQBUF
         if not q.is_output and buf.last:
             q.last_buffer_dequeued = True
         buf.state = B.DEQUEUED
         buf.request = None
+        buf.request_fd = -1
 
     def expbuf(self, e: v.v4l2_exportbuffer) -> None:
         q = self.queue(e.type)
@@ -416,6 +423,7 @@ class DecoderContext:
                 req.buffers.remove(buf)
             buf.state = B.DEQUEUED
             buf.request = None
+            buf.pending = None
             buf.copied_timestamp = False
             buf.held = False
             if not q.is_output:
@@ -427,6 +435,10 @@ class DecoderContext:
     def request_queued(self, req: MediaRequest) -> None:
         """req_queue: hand the request's buffers to the queue (v4l2_m2m_request_queue)."""
         for buf in req.buffers:
+            if buf.pending is not None:
+                for p, (n, off) in zip(buf.planes, buf.pending):
+                    p.bytesused, p.data_offset = n, off
+                buf.pending = None
             buf.state = B.QUEUED
             buf.queue.ready.append(buf)
         self.try_run()
@@ -437,6 +449,7 @@ class DecoderContext:
             if buf.state == B.IN_REQUEST:
                 buf.state = B.DEQUEUED
                 buf.request = None
+                buf.pending = None
         req.buffers = []
 
     def _complete_request(self, req: MediaRequest) -> None:

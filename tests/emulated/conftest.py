@@ -88,10 +88,10 @@ def open_fds() -> int:
 class Dev:
     """Raw ioctls on one emulated decoder (video + media fd)."""
 
-    def __init__(self, backend: EmulatedBackend, index: int = 0) -> None:
+    def __init__(self, backend: EmulatedBackend, index: int = 0, video: str = "", media: str = "") -> None:
         self.b = backend
-        self.fd = backend.open(f"/dev/video{index}")
-        self.mfd = backend.open(f"/dev/media{index}")
+        self.fd = backend.open(video or f"/dev/video{index}")
+        self.mfd = backend.open(media or f"/dev/media{index}")
         self.maps: dict[tuple[int, int], object] = {}
 
     def ioctl(self, req: int, arg=None) -> int:

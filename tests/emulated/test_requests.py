@@ -16,14 +16,23 @@ REQ = v.V4L2_CTRL_WHICH_REQUEST_VAL
 
 
 def test_request_cycle_completes_and_copies_timestamp(dev):
-    dev.qbuf(CAP, 0)
-    rfd = decode(dev, 0, 1_234_567_000, b"PIC1")
+    qc = dev.qbuf(CAP, 0)
+    assert qc.flags == v.V4L2_BUF_FLAG_QUEUED | v.V4L2_BUF_FLAG_TIMESTAMP_COPY and qc.field == 0
+    assert qc.m.planes[0].bytesused == 6144                  # buf_prepare: payload = sizeimage
+    rfd = dev.alloc_request()
+    qo = dev.qbuf(OUT, 0, b"PIC1", 1_234_567_000, req=rfd, flags=v.V4L2_BUF_FLAG_KEYFRAME)
+    assert qo.flags & v.V4L2_BUF_FLAG_IN_REQUEST and qo.flags & v.V4L2_BUF_FLAG_REQUEST_FD
+    assert qo.m.planes[0].bytesused == 0 and qo.field == v.V4L2_FIELD_NONE   # prepared at queue time
+    dev.queue(rfd)
     assert dev.complete(rfd)
     o = dev.dqbuf(OUT)
     c = dev.dqbuf(CAP)
     assert (o.index, c.index) == (0, 0)
+    assert o.flags & v.V4L2_BUF_FLAG_REQUEST_FD and o.request_fd == rfd and o.m.planes[0].bytesused == 4
+    assert not dev.querybuf(OUT, 0).flags & v.V4L2_BUF_FLAG_REQUEST_FD   # forgotten after DQBUF
+    assert c.flags & v.V4L2_BUF_FLAG_KEYFRAME and c.field == v.V4L2_FIELD_NONE
     assert (c.timestamp.tv_sec, c.timestamp.tv_usec) == (1, 234567)
-    assert c.flags & v.V4L2_BUF_FLAG_DONE and not c.flags & v.V4L2_BUF_FLAG_ERROR
+    assert not c.flags & (v.V4L2_BUF_FLAG_DONE | v.V4L2_BUF_FLAG_ERROR)   # DONE cleared by DQBUF
     assert c.flags & v.V4L2_BUF_FLAG_TIMESTAMP_COPY
     assert o.sequence == 0 and c.sequence == 0
     assert c.m.planes[0].bytesused == dev.fmt(CAP, req=v.VIDIOC_G_FMT).fmt.pix_mp.plane_fmt[0].sizeimage
@@ -86,8 +95,13 @@ def test_buffer_in_a_request_cannot_be_queued_again(dev):
     r1, r2 = dev.alloc_request(), dev.alloc_request()
     dev.qbuf(OUT, 0, b"A", 1, req=r1)
     assert err(dev.qbuf, OUT, 0, b"A", 1, req=r2) == errno.EINVAL
-    dev.b.close(r1)                             # closing an idle request frees its buffer
+    dev.b.close(r1)                   # the buffer keeps the closed request alive (visl, 6.12)
+    b = dev.querybuf(OUT, 0)
+    assert b.flags & v.V4L2_BUF_FLAG_IN_REQUEST and b.flags & v.V4L2_BUF_FLAG_REQUEST_FD
+    assert b.request_fd == r1
+    dev.streamoff(OUT)                # only cancelling the queue returns it
     assert not dev.querybuf(OUT, 0).flags & v.V4L2_BUF_FLAG_IN_REQUEST
+    dev.streamon(OUT)
     dev.qbuf(OUT, 0, b"A", 1, req=r2)
     dev.b.close(r2)
 
