@@ -77,6 +77,8 @@ def main(input_path: str, output: str | None, fmt: str | None, device: str, max_
         raise _fail(EXIT_INPUT, f"{input_path}: is a directory")
     except BitstreamError as e:
         raise _fail(EXIT_INPUT, f"{input_path}: {e}")
+    except UnsupportedStream as e:
+        raise _fail(EXIT_UNSUPPORTED, f"{input_path}: unsupported stream: {e}")
 
     out: BinaryIO | None = None
     md5_out = None

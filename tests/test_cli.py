@@ -1,0 +1,131 @@
+"""``pyv4l2req-decode``: outputs against FFmpeg's decode, exit codes and messages.
+
+The command runs as a real subprocess (its console script), the way a user runs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "fixtures"
+CLIP = FIXTURES / "main_bframes_176x144.h264"
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    exe = shutil.which("pyv4l2req-decode")
+    cmd = [exe] if exe else [sys.executable, "-m", "pyv4l2req.cli"]
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def ffmpeg_raw(path: Path, pix_fmt: str) -> bytes:
+    """FFmpeg's decode of *path* as one raw file (the fluster way)."""
+    av = pytest.importorskip("av")
+    out = bytearray()
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        s.thread_type = "NONE"
+        s.codec_context.flags |= av.codec.context.Flags.unaligned
+        for f in c.decode(s):
+            out += f.to_ndarray(format=pix_fmt).tobytes()
+    return bytes(out)
+
+
+@pytest.mark.parametrize("fmt,ext,pix_fmt", [("i420", "yuv", "yuv420p"), ("nv12", "nv12", "nv12")])
+def test_raw_output_equals_ffmpeg(tmp_path, fmt, ext, pix_fmt):
+    out = tmp_path / f"out.{ext}"
+    r = run(str(CLIP), "-o", str(out), "--device", "emulated", "--format", fmt)
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == ffmpeg_raw(CLIP, pix_fmt)
+    assert "24 frames" in r.stderr and "0 corrupt" in r.stderr
+
+
+def test_format_from_extension_and_y4m(tmp_path):
+    out = tmp_path / "out.y4m"
+    r = run(str(CLIP), "-o", str(out), "--device", "emulated")
+    assert r.returncode == 0, r.stderr
+    data = out.read_bytes()
+    header, _, rest = data.partition(b"\n")
+    assert header.startswith(b"YUV4MPEG2 W176 H144 ")
+    frames = rest.split(b"FRAME\n")
+    assert frames[0] == b"" and len(frames) == 25
+    assert b"".join(frames[1:]) == ffmpeg_raw(CLIP, "yuv420p")
+
+
+def test_framemd5_and_frames_limit(tmp_path):
+    md5file = tmp_path / "frames.md5"
+    r = run(str(FIXTURES / "baseline_176x144.mp4"), "--device", "emulated", "--framemd5", str(md5file),
+            "--frames", "4", "--format", "i420")
+    assert r.returncode == 0, r.stderr
+    raw = ffmpeg_raw(FIXTURES / "baseline_176x144.mp4", "yuv420p")
+    size = 176 * 144 * 3 // 2
+    expected = [hashlib.md5(raw[i * size : (i + 1) * size]).hexdigest() for i in range(4)]
+    assert md5file.read_text().split() == expected
+
+
+def test_slice_mode_gives_the_same_output(tmp_path):
+    a, b = tmp_path / "a.yuv", tmp_path / "b.yuv"
+    src = FIXTURES / "multislice_176x144.h264"
+    assert run(str(src), "-o", str(a), "--device", "emulated", "--decode-mode", "frame").returncode == 0
+    assert run(str(src), "-o", str(b), "--device", "emulated", "--decode-mode", "slice").returncode == 0
+    assert a.read_bytes() == b.read_bytes() == ffmpeg_raw(src, "yuv420p")
+
+
+def test_missing_file_exit_3(tmp_path):
+    r = run(str(tmp_path / "nope.h264"), "--device", "emulated")
+    assert r.returncode == 3
+    assert "no such file" in r.stderr
+
+
+def test_not_h264_exit_3(tmp_path):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("hello, this is not video\n" * 10)
+    r = run(str(bad), "--device", "emulated")
+    assert r.returncode == 3
+    assert "not an H.264 Annex B byte stream" in r.stderr
+
+
+def test_hevc_in_mp4_is_unsupported_exit_4(tmp_path):
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg not installed")
+    mp4 = tmp_path / "hevc.mp4"
+    p = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                        "testsrc2=size=64x64:rate=25", "-frames:v", "2", "-c:v", "libx265", str(mp4)],
+                       capture_output=True)
+    if p.returncode != 0:
+        pytest.skip("ffmpeg has no libx265")
+    r = run(str(mp4), "--device", "emulated")
+    assert r.returncode in (3, 4), r.stderr
+    assert "hev1" in r.stderr or "hvc1" in r.stderr or "HEVC" in r.stderr or "AVC" in r.stderr
+
+
+def test_no_such_device_exit_5(tmp_path):
+    r = run(str(CLIP), "--device", "/dev/video-does-not-exist")
+    assert r.returncode == 5
+    assert "no such device" in r.stderr
+
+
+def test_device_that_is_not_a_decoder_exit_5(tmp_path):
+    if not os.path.exists("/dev/null"):
+        pytest.skip("no /dev/null")
+    r = run(str(CLIP), "--device", "/dev/null")
+    assert r.returncode == 5
+    assert "not a stateless decoder" in r.stderr
+
+
+def test_usage_error_exit_2():
+    r = run(str(CLIP), "--format", "rgb")
+    assert r.returncode == 2
+
+
+def test_help_lists_exit_codes():
+    r = run("--help")
+    assert r.returncode == 0
+    assert "Exit codes" in r.stdout and "no decoder device" in r.stdout
