@@ -180,7 +180,7 @@ def decode_params_control(sh: object, nal_ref_idc: int, idr: bool, top_poc: int,
     For a field, the POC of the other parity is 0 for a first field and the first field's
     POC for a second field (as GStreamer 1.22 and FFmpeg's v4l2-request fill it).
 
-    PFRAME/BFRAME (not set by GStreamer 1.22) are set when the picture has P (resp. B) slices.
+    PFRAME/BFRAME: the picture has P (resp. B) slices (as GStreamer 1.22 sets them).
     """
     field = _f(sh, "field_pic_flag")
     bottom = field and _f(sh, "bottom_field_flag")
