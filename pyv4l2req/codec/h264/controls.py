@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ...uapi import h264 as u
-from .dpb import FRAME, TOP, Dpb, FrameStore
+from .dpb import BOTTOM, FRAME, TOP, Dpb, FrameStore
 from .reflists import RefPic
 
 __all__ = [
@@ -146,9 +146,15 @@ def dpb_entries(stores: Sequence[FrameStore], structure: int) -> tuple[list[dict
             continue
         fields = fs.ref
         flags = u.V4L2_H264_DPB_ENTRY_FLAG_VALID | u.V4L2_H264_DPB_ENTRY_FLAG_ACTIVE
-        # When decoding a field: PicNum of the picture's first coded field (the top field of
-        # a picture coded as a frame), as GStreamer computes it
-        parity = (fs.first_field if fs.field_coded else TOP) if structure != FRAME else FRAME
+        # When decoding a field: PicNum of the picture's first coded field; for a picture
+        # coded as a frame, of its field with the lower POC (the bottom one when equal), as
+        # GStreamer splits frames into fields
+        if structure == FRAME:
+            parity = FRAME
+        elif fs.field_coded:
+            parity = fs.first_field
+        else:
+            parity = TOP if fs.top_field_order_cnt < fs.bottom_field_order_cnt else BOTTOM
         if fs.long_ref:
             flags |= u.V4L2_H264_DPB_ENTRY_FLAG_LONG_TERM
             pic_num = Dpb.long_term_pic_num(fs, parity, structure)
