@@ -19,7 +19,9 @@ import errno as _errno
 import importlib
 import mmap as _mmap
 import os
+import functools
 import select
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -100,8 +102,28 @@ class _Mapping(_mmap.mmap):
         super().close()
 
 
+def _locked(fn):
+    """Run a backend entry point under the backend's lock and wake waiters afterwards."""
+
+    @functools.wraps(fn)
+    def wrapper(self, *a, **kw):
+        with self._cond:
+            try:
+                return fn(self, *a, **kw)
+            finally:
+                self._cond.notify_all()
+
+    return wrapper
+
+
 class EmulatedBackend:
-    """A fake kernel with stateless decoders, implementing ``pyv4l2req.kernel.Backend``."""
+    """A fake kernel with stateless decoders, implementing ``pyv4l2req.kernel.Backend``.
+
+    Thread-safe: every entry point runs under one lock (like the kernel's per-device mutex);
+    ``poll`` and a blocking DQBUF (fd opened without O_NONBLOCK) wait on a condition that any
+    other entry point signals. A blocking DQBUF with no other thread alive would wait forever
+    (as it would in the kernel) and fails with EAGAIN instead.
+    """
 
     name = "emulated"
 
@@ -117,6 +139,7 @@ class EmulatedBackend:
         self._files: dict[int, _File] = {}
         self._requests: dict[int, MediaRequest] = {}  # queued requests whose fd was closed, by id
         self._serial = 0
+        self._cond = threading.Condition(threading.RLock())
 
     # ------------------------------------------------------------------ namespace
     def device_nodes(self, kind: str) -> list[str]:
@@ -154,6 +177,7 @@ class EmulatedBackend:
         return factory()
 
     # ------------------------------------------------------------------ files
+    @_locked
     def open(self, path: str, flags: int = os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC) -> int:
         err = self.faults.check("open")
         if err:
@@ -170,6 +194,7 @@ class EmulatedBackend:
                 return fd
         raise V4L2Error(_errno.ENOENT, "open", f"{path}: no such emulated device")
 
+    @_locked
     def close(self, fd: int) -> None:
         f = self._files.pop(fd, None)
         if f is not None:
@@ -226,6 +251,7 @@ class EmulatedBackend:
         return f.req
 
     # ------------------------------------------------------------------ mmap / poll
+    @_locked
     def mmap(self, fd: int, length: int, offset: int) -> _Mapping:
         err = self.faults.check("mmap")
         if err:
@@ -269,10 +295,17 @@ class EmulatedBackend:
         deadline = None if timeout_ms is None or timeout_ms < 0 else time.monotonic() + timeout_ms / 1000
         while True:
             ready = []
-            for fd, ev in ours:
-                rc = self._revents(fd, ev)
-                if rc:
-                    ready.append((fd, rc))
+            with self._cond:
+                for fd, ev in ours:
+                    rc = self._revents(fd, ev)
+                    if rc:
+                        ready.append((fd, rc))
+                if not ready and not real:
+                    now = time.monotonic()
+                    if deadline is not None and now >= deadline:
+                        return []
+                    self._cond.wait(None if deadline is None else deadline - now)
+                    continue
             if real:
                 p = select.poll()
                 for fd, ev in real:
@@ -283,10 +316,9 @@ class EmulatedBackend:
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 return []
-            if not real:
-                time.sleep(0.01 if deadline is None else min(0.01, deadline - now))
 
     # ------------------------------------------------------------------ ioctl
+    @_locked
     def ioctl(self, fd: int, request: int, arg: Any = None) -> int:
         name = ioctl_name(request)
         self.stats.ioctls[name] += 1
@@ -433,6 +465,14 @@ class EmulatedBackend:
         if arg is None:
             raise KernelError(_errno.EFAULT, f"{ioctl_name(request)} needs an argument")
         h(arg)
+
+    def wait_blocking(self, ready: Callable[[], bool], what: str) -> None:
+        """Block inside an ioctl until *ready()* (another thread must make it true)."""
+        while not ready():
+            if threading.active_count() < 2:
+                raise KernelError(_errno.EAGAIN, f"{what}: nothing is ready and no other thread can "
+                                                 "change that (a blocking call would hang forever)")
+            self._cond.wait(0.1)
 
     # ------------------------------------------------------------------ introspection
     def open_fds(self) -> list[int]:

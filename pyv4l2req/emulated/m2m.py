@@ -364,8 +364,9 @@ class DecoderContext:
         if not q.done:
             if self.nonblock:
                 raise KernelError(_errno.EAGAIN, "DQBUF: no buffer is ready")
-            raise KernelError(_errno.EAGAIN, "DQBUF: no buffer is ready (a blocking DQBUF would wait "
-                                             "forever on the synchronous emulated device)")
+            self.backend.wait_blocking(lambda: bool(q.done) or not q.streaming, "DQBUF")
+            if not q.streaming:
+                raise KernelError(_errno.EINVAL, "DQBUF: streaming off, will not wait for buffers")
         buf = q.done[0]
         self._check_planes(b, buf)
         q.done.popleft()

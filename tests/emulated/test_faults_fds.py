@@ -151,3 +151,36 @@ def test_devnodes_and_topology(backend):
         finally:
             backend.close(fd)
     assert backend.device_number("/dev/video7") is None and backend.devnode_path(1, 3) is None
+
+
+def test_blocking_dqbuf_and_poll_wake_up_from_another_thread(backend):
+    import threading
+
+    d = Dev(backend, 0)
+    try:
+        blocking = backend.open("/dev/video0", os.O_RDWR)       # no O_NONBLOCK: its own context
+        b2 = Dev.__new__(Dev)
+        b2.b, b2.fd, b2.mfd, b2.maps = backend, blocking, backend.open("/dev/media0"), {}
+        b2.fmt(OUT, v.V4L2_PIX_FMT_H264_SLICE, 64, 64)
+        b2.reqbufs(OUT, 1)
+        b2.reqbufs(CAP, 1)
+        b2.streamon(OUT)
+        b2.streamon(CAP)
+        assert err(b2.dqbuf, CAP) == errno.EAGAIN                # single thread: would hang
+        got = {}
+
+        def waiter():
+            got["poll"] = backend.poll([(blocking, select.POLLIN)], 10_000)
+            got["cap"] = b2.dqbuf(CAP).index
+
+        b2.qbuf(CAP, 0)                 # something queued: poll waits instead of POLLERR
+        t = threading.Thread(target=waiter)
+        t.start()
+        rfd = decode(b2, 0, 1000)
+        t.join(20)
+        assert not t.is_alive()
+        assert got == {"poll": [(blocking, select.POLLIN)], "cap": 0}   # only requested bits
+        backend.close(rfd)
+        b2.close()
+    finally:
+        d.close()
