@@ -63,8 +63,9 @@ class SliceHeader:
     ``ref_pic_list_modification_l0/l1`` are lists of ``(modification_of_pic_nums_idc, value)``
     with value = abs_diff_pic_num_minus1 (idc 0/1) or long_term_pic_num (idc 2); the final
     idc 3 is not stored. Pred weight tables hold one entry per active reference with the
-    implied defaults (2**denom, offset 0) where the flag is 0; they are empty lists when the
-    slice has no pred_weight_table().
+    implied defaults (2**denom, offset 0) where the flag is 0; they are empty (``()``) when the
+    slice has no pred_weight_table(). List-valued elements that are absent are empty tuples
+    (class defaults, shared: never mutate them).
     """
 
     nal_unit_type: int
@@ -90,29 +91,29 @@ class SliceHeader:
     num_ref_idx_l1_active_minus1: int = 0
     ref_pic_list_modification_flag_l0: int = 0
     ref_pic_list_modification_flag_l1: int = 0
-    ref_pic_list_modification_l0: list[tuple[int, int]] = []
-    ref_pic_list_modification_l1: list[tuple[int, int]] = []
+    ref_pic_list_modification_l0: list[tuple[int, int]] = ()  # type: ignore[assignment]
+    ref_pic_list_modification_l1: list[tuple[int, int]] = ()  # type: ignore[assignment]
     # pred_weight_table()
     has_pred_weight_table: bool = False
     luma_log2_weight_denom: int = 0
     chroma_log2_weight_denom: int = 0
-    luma_weight_l0_flag: list[int] = []
-    luma_weight_l0: list[int] = []
-    luma_offset_l0: list[int] = []
-    chroma_weight_l0_flag: list[int] = []
-    chroma_weight_l0: list[tuple[int, int]] = []
-    chroma_offset_l0: list[tuple[int, int]] = []
-    luma_weight_l1_flag: list[int] = []
-    luma_weight_l1: list[int] = []
-    luma_offset_l1: list[int] = []
-    chroma_weight_l1_flag: list[int] = []
-    chroma_weight_l1: list[tuple[int, int]] = []
-    chroma_offset_l1: list[tuple[int, int]] = []
+    luma_weight_l0_flag: list[int] = ()  # type: ignore[assignment]
+    luma_weight_l0: list[int] = ()  # type: ignore[assignment]
+    luma_offset_l0: list[int] = ()  # type: ignore[assignment]
+    chroma_weight_l0_flag: list[int] = ()  # type: ignore[assignment]
+    chroma_weight_l0: list[tuple[int, int]] = ()  # type: ignore[assignment]
+    chroma_offset_l0: list[tuple[int, int]] = ()  # type: ignore[assignment]
+    luma_weight_l1_flag: list[int] = ()  # type: ignore[assignment]
+    luma_weight_l1: list[int] = ()  # type: ignore[assignment]
+    luma_offset_l1: list[int] = ()  # type: ignore[assignment]
+    chroma_weight_l1_flag: list[int] = ()  # type: ignore[assignment]
+    chroma_weight_l1: list[tuple[int, int]] = ()  # type: ignore[assignment]
+    chroma_offset_l1: list[tuple[int, int]] = ()  # type: ignore[assignment]
     # dec_ref_pic_marking()
     no_output_of_prior_pics_flag: int = 0
     long_term_reference_flag: int = 0
     adaptive_ref_pic_marking_mode_flag: int = 0
-    mmco: list[MMCO] = []
+    mmco: list[MMCO] = ()  # type: ignore[assignment]
     cabac_init_idc: int = 0
     slice_qp_delta: int = 0
     sp_for_switch_flag: int = 0

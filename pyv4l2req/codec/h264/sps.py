@@ -51,6 +51,11 @@ class HRD:
     def __repr__(self) -> str:
         return f"HRD({vars(self)})"
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, HRD) and vars(self) == vars(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
 
 def _parse_hrd(r: BitReader) -> HRD:
     h = HRD()

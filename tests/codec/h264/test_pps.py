@@ -134,3 +134,24 @@ def test_pps_errors(h264_oracle) -> None:
         parse_pps(W().ue(3).ue(0).u(1, 0).u(1, 0).ue(8).trailing().bytes(), {})
     with pytest.raises(BitstreamError, match=r"PPS 3: truncated"):
         parse_pps(W().ue(3).ue(0).u(1, 0).bytes(), {})
+
+
+def test_parameter_sets_follow_sps_changes(h264_oracle) -> None:
+    from pyv4l2req.codec.h264.nal import NalUnit
+    from pyv4l2req.codec.h264.paramsets import ParameterSets
+
+    W = h264_oracle.BitWriter
+    a, b = list(range(10, 26)), list(range(30, 46))
+    ps = ParameterSets()
+    ps.add_sps(NalUnit(7, 3, b"\x67" + _sps_with_matrix(W, {0: a})))
+    pps_nal = NalUnit(8, 3, b"\x68" + _pps_with_matrix(W, {1: [40] * 16}))
+    first = ps.add_pps(pps_nal)
+    assert first.scaling_matrix.scaling_list_4x4[0] == tuple(a)  # rule B: SPS list 0
+    # the same SPS again: nothing changes (same objects)
+    assert ps.add_sps(NalUnit(7, 3, b"\x67" + _sps_with_matrix(W, {0: a}))) is first.sps
+    assert ps.pps[0] is first
+    # a new SPS 0 with another list 0: the PPS is re-resolved, the old object is untouched
+    ps.add_sps(NalUnit(7, 3, b"\x67" + _sps_with_matrix(W, {0: b})))
+    assert ps.pps[0].scaling_matrix.scaling_list_4x4[0] == tuple(b)
+    assert ps.pps[0].sps is ps.sps[0]
+    assert first.scaling_matrix.scaling_list_4x4[0] == tuple(a)

@@ -124,3 +124,17 @@ def test_malformed_sps_errors(h264_oracle) -> None:
     bad_poc = W().u(8, 66).u(8, 0).u(8, 30).ue(0).ue(0).ue(3).trailing().bytes()
     with pytest.raises(BitstreamError, match="pic_order_cnt_type = 3"):
         parse_sps(bad_poc)
+
+
+def test_repeated_sps_keeps_its_object(h264_oracle) -> None:
+    """A stream repeating an identical SPS (here with HRD parameters) keeps one SPS object,
+    so consumers can detect a new sequence by identity."""
+    from pyv4l2req.codec.h264.nal import AccessUnitSplitter
+
+    data = _vector(h264_oracle, "other/cros-codecs/test-25fps.h264")
+    sp = AccessUnitSplitter()
+    aus = sp.feed(data) + sp.flush()
+    assert sum(n.nal_unit_type == 7 for au in aus for n in au.nals) > 1
+    sps_objects = {id(s.header.sps) for au in aus for s in au.slices}
+    assert len(sps_objects) == 1
+    assert aus[0].slices[0].header.sps.nal_hrd is not None
