@@ -27,8 +27,13 @@ import json, os, subprocess, sys, time
 args = sys.argv[1:]
 with open(os.environ["FAKE_VNG_LOG"], "a") as log:
     log.write(json.dumps(args) + "\\n")
-if os.environ.get("FAKE_VNG_MODE") == "hang":
+mode = os.environ.get("FAKE_VNG_MODE")
+if mode == "hang":
     time.sleep(600)
+if mode == "panic-once" and not os.path.exists(os.environ["FAKE_VNG_LOG"] + ".panicked"):
+    open(os.environ["FAKE_VNG_LOG"] + ".panicked", "w").close()
+    print("Kernel panic - not syncing: IO-APIC + timer doesn't work!")
+    sys.exit(255)
 subprocess.run(args[args.index("--exec") + 1], shell=True)
 sys.exit(255)   # like the real vng here: the guest's status only comes back through files
 """
@@ -146,6 +151,16 @@ def test_hung_guest_is_killed_and_reported(
     result.stdout.fnmatch_lines(["*the VM run timed out after*"])
 
 
+def test_boot_that_dies_before_the_script_is_retried_once(
+    pytester: pytest.Pytester, fake_env: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(test_one="import pytest\n@pytest.mark.vm\ndef test_x():\n    pass\n")
+    monkeypatch.setenv("FAKE_VNG_MODE", "panic-once")
+    result = pytester.runpytest_subprocess(f"--vm-kernel={fake_env['kernel']}")
+    result.assert_outcomes(passed=1)
+    assert len(_lines(fake_env["vng_log"])) == 2
+
+
 REAL = """\
 import os
 from pathlib import Path
@@ -198,10 +213,10 @@ def test_real_vm_outcomes_surface_on_host(
     result = pytester.runpytest_subprocess("-v", "-rs")
     result.assert_outcomes(passed=3, failed=1, skipped=1, xfailed=1)
     result.stdout.fnmatch_lines([
-        "*test_real.py::test_param?two words? SKIPPED*",
         "*test_real.py::test_fails_inside FAILED*",
+        "*test_real.py::test_param?two words? SKIPPED*",
         "*AssertionError: deliberate in-VM failure*",
         "*'visl'*",           # the assertion introspection shows the guest's device names
-        "SKIPPED*skipped inside the VM on purpose*",
         "*vm ?default cmdline?: 5 tests in one boot*",
+        "SKIPPED*skipped inside the VM on purpose*",
     ])
