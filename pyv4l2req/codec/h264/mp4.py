@@ -127,6 +127,8 @@ def _sample_sizes(data: bytes, stbl: tuple[int, int], where: str) -> list[int]:
             raise BitstreamError(f"MP4: stsz truncated in {where}")
         size, count = _u32(data, s + 4), _u32(data, s + 8)
         if size:
+            if size * count > len(data):
+                raise BitstreamError(f"MP4: stsz says {count} samples of {size} bytes, more than the file holds, in {where}")
             return [size] * count
         if s + 12 + 4 * count > e:
             raise BitstreamError(f"MP4: stsz lists {count} samples but has room for {(e - s - 12) // 4} in {where}")

@@ -168,3 +168,33 @@ def test_co64_stz2_and_stsc_runs(small_mp4) -> None:
         co64 = _box(b"co64", b"\0\0\0\0" + len(offs).to_bytes(4, "big") + b"".join((o + shift).to_bytes(8, "big") for o in offs))
         rebuilt = _replace_box(rebuilt, b"co64", co64)
     assert list(mp4.iter_annexb_nal_units(rebuilt)) == expected
+
+
+def test_corrupted_files_raise_only_our_errors(small_mp4) -> None:
+    """Random truncation / byte corruption: BitstreamError or UnsupportedStream, nothing else."""
+    import random
+
+    data, _ = small_mp4
+    rng = random.Random(5)
+    outcomes = set()
+    for _ in range(400):
+        b = bytearray(data)
+        if rng.random() < 0.3:
+            b = b[: rng.randrange(len(b))]
+        for _ in range(rng.randint(1, 5)):
+            if b:
+                b[rng.randrange(len(b))] = rng.randrange(256)
+        try:
+            list(mp4.iter_annexb_nal_units(bytes(b)))
+            outcomes.add("ok")
+        except (BitstreamError, UnsupportedStream) as e:
+            outcomes.add(type(e).__name__)
+    assert "BitstreamError" in outcomes
+
+
+def test_huge_constant_sample_count_is_rejected(small_mp4) -> None:
+    data, _ = small_mp4
+    p = data.index(b"stsz") + 4
+    bad = data[:p + 4] + (1000).to_bytes(4, "big") + (0xFFFFFFF0).to_bytes(4, "big") + data[p + 12:]
+    with pytest.raises(BitstreamError, match="more than the file holds"):
+        list(mp4.iter_annexb_nal_units(bad))

@@ -187,3 +187,29 @@ def test_malformed_slice_raises_and_keeps_completed_aus() -> None:
         sp.feed(bad)
     rest = sp.flush()
     assert _au_signature(rest) == ref
+
+
+def test_corrupted_streams_raise_only_bitstream_errors() -> None:
+    """Random byte corruption of a High-profile stream with scaling matrices: the splitter
+    raises BitstreamError (and goes on with the next NAL unit), never anything else."""
+    p = Path(__file__).resolve().parents[3].parent / "shared/vectors/JVT-FR-EXT/FRExt1_Panasonic.avc"
+    if not p.exists():
+        pytest.skip("vector missing")
+    data = p.read_bytes()[:20000]
+    rng = random.Random(3)
+    errors = 0
+    for _ in range(300):
+        b = bytearray(data)
+        for _ in range(rng.randint(1, 20)):
+            b[rng.randrange(len(b))] = rng.randrange(256)
+        sp = AccessUnitSplitter()
+        calls = [lambda: sp.feed(bytes(b))] + [sp.flush] * 50
+        for call in calls:
+            try:
+                call()
+            except BitstreamError:
+                errors += 1
+                continue
+            if call is sp.flush:
+                break
+    assert errors > 0
