@@ -17,7 +17,10 @@ the real kernel (visl) in the test VM.
 from __future__ import annotations
 
 import errno
+import struct as _struct
 from typing import Any, Callable
+
+import construct as _construct
 
 from ..errors import ControlValidationError
 from . import controls as _cid
@@ -32,6 +35,95 @@ def _name(cid: int) -> str:
     return _cid.CONTROL_NAMES.get(cid, f"control {cid:#x}")
 
 
+class _View:
+    """The scalar members of one payload, read on demand at their declared offsets.
+
+    Rules read ``v["field"]`` and assign ``v["field"] = x`` like on a dict, and clear arrays
+    with ``v.zero(path)``; :meth:`result` returns the payload itself when nothing changed, else
+    a patched copy. Much faster than unpacking and repacking the whole struct.
+    """
+
+    __slots__ = ("_data", "_layout", "_cache", "_changes", "_zero")
+
+    def __init__(self, layout: "_Layout", data: bytes) -> None:
+        self._data = data
+        self._layout = layout
+        self._cache: dict[str, int] = {}
+        self._changes: dict[str, int] = {}
+        self._zero: list[tuple[int, int]] = []
+
+    def __getitem__(self, name: str) -> int:
+        try:
+            return self._cache[name]
+        except KeyError:
+            st, off = self._layout.scalars[name]
+            value = self._cache[name] = st.unpack_from(self._data, off)[0]
+            return value
+
+    def get(self, name: str, default: int = 0) -> int:
+        return self[name]
+
+    def __setitem__(self, name: str, value: int) -> None:
+        if self[name] != value:
+            self._cache[name] = value
+            self._changes[name] = value
+
+    def zero(self, *path: str | int) -> None:
+        """Clear a member (any type) given by its path, e.g. ``zero("dpb", 3, "reserved")``."""
+        off, size = self._layout.span(path)
+        if any(self._data[off : off + size]):
+            self._zero.append((off, size))
+
+    def result(self) -> bytes:
+        if not self._changes and not self._zero:
+            return self._data
+        out = bytearray(self._data)
+        for off, size in self._zero:
+            out[off : off + size] = bytes(size)
+        for name, value in self._changes.items():
+            st, off = self._layout.scalars[name]
+            st.pack_into(out, off, value)
+        return bytes(out)
+
+
+class _Layout:
+    """Offsets of a construct struct's members, from its declaration."""
+
+    def __init__(self, con: Any) -> None:
+        self.con = con
+        self.size = con.sizeof()
+        self.scalars: dict[str, tuple[_struct.Struct, int]] = {}
+        off = 0
+        for sc in con.subcons:
+            if isinstance(sc.subcon, _construct.FormatField):
+                self.scalars[sc.name] = (_struct.Struct(sc.subcon.fmtstr), off)
+            off += sc.subcon.sizeof()
+        self._spans: dict[tuple, tuple[int, int]] = {}
+
+    def span(self, path: tuple) -> tuple[int, int]:
+        try:
+            return self._spans[path]
+        except KeyError:
+            pass
+        con, off = self.con, 0
+        for key in path:
+            if isinstance(key, int):
+                if not 0 <= key < con.count:
+                    raise IndexError(f"{path}: index {key} outside 0..{con.count - 1}")
+                con = con.subcon
+                off += key * con.sizeof()
+            else:
+                for sc in con.subcons:
+                    if sc.name == key:
+                        con = sc.subcon
+                        break
+                    off += sc.subcon.sizeof()
+                else:
+                    raise KeyError(f"{path}: no member {key!r}")
+        span = self._spans[path] = (off, con.sizeof())
+        return span
+
+
 class _Checker:
     """Range checks on one unpacked control value, raising with the control and field names."""
 
@@ -42,17 +134,17 @@ class _Checker:
     def fail(self, field: str, message: str, err: int = errno.EINVAL) -> None:
         raise ControlValidationError(self.control, field, f"{message} (struct {self.struct_name})", err)
 
-    def at_most(self, v: dict, field: str, maximum: int, why: str = "") -> None:
+    def at_most(self, v: _View, field: str, maximum: int, why: str = "") -> None:
         if v[field] > maximum:
             self.fail(field, f"{v[field]} > {maximum}{why}")
 
-    def within(self, v: dict, field: str, lo: int, hi: int) -> None:
+    def within(self, v: _View, field: str, lo: int, hi: int) -> None:
         if not lo <= v[field] <= hi:
             self.fail(field, f"{v[field]} outside {lo}..{hi}")
 
 
 # ------------------------------------------------------------------------------- H.264
-def _h264_sps(c: _Checker, v: dict) -> None:
+def _h264_sps(c: _Checker, v: _View) -> None:
     # Some syntax elements are only conditionally valid. Note the kernel's else-branch: it
     # runs only for pic_order_cnt_type == 0, so the POC-type-1 fields are cleared for type 0
     # and kept for type 2 (reproduced as the kernel does it).
@@ -62,7 +154,7 @@ def _h264_sps(c: _Checker, v: dict) -> None:
         v["num_ref_frames_in_pic_order_cnt_cycle"] = 0
         v["offset_for_non_ref_pic"] = 0
         v["offset_for_top_to_bottom_field"] = 0
-        v["offset_for_ref_frame"] = [0] * 255
+        v.zero("offset_for_ref_frame")
 
     if not _h.V4L2_H264_SPS_HAS_CHROMA_FORMAT(v):
         v["chroma_format_idc"] = 1
@@ -91,7 +183,7 @@ def _h264_sps(c: _Checker, v: dict) -> None:
     c.at_most(v, "max_num_ref_frames", _h.V4L2_H264_REF_LIST_LEN, " (V4L2_H264_REF_LIST_LEN)")
 
 
-def _h264_pps(c: _Checker, v: dict) -> None:
+def _h264_pps(c: _Checker, v: _View) -> None:
     c.at_most(v, "num_slice_groups_minus1", 7)
     c.at_most(v, "num_ref_idx_l0_default_active_minus1", _h.V4L2_H264_REF_LIST_LEN - 1)
     c.at_most(v, "num_ref_idx_l1_default_active_minus1", _h.V4L2_H264_REF_LIST_LEN - 1)
@@ -102,12 +194,12 @@ def _h264_pps(c: _Checker, v: dict) -> None:
     c.within(v, "second_chroma_qp_index_offset", -12, 12)
 
 
-def _h264_pred_weights(c: _Checker, v: dict) -> None:
+def _h264_pred_weights(c: _Checker, v: _View) -> None:
     c.at_most(v, "luma_log2_weight_denom", 7)
     c.at_most(v, "chroma_log2_weight_denom", 7)
 
 
-def _h264_slice_params(c: _Checker, v: dict) -> None:
+def _h264_slice_params(c: _Checker, v: _View) -> None:
     st = v["slice_type"]
     if st != _h.V4L2_H264_SLICE_TYPE_B:
         v["flags"] &= ~_h.V4L2_H264_SLICE_FLAG_DIRECT_SPATIAL_MV_PRED
@@ -125,14 +217,14 @@ def _h264_slice_params(c: _Checker, v: dict) -> None:
     v["reserved"] = 0
 
 
-def _h264_decode_params(c: _Checker, v: dict) -> None:
+def _h264_decode_params(c: _Checker, v: _View) -> None:
     c.at_most(v, "nal_ref_idc", 3)
-    for entry in v["dpb"]:
-        entry["reserved"] = [0] * 5
+    for i in range(_h.V4L2_H264_NUM_DPB_ENTRIES):
+        v.zero("dpb", i, "reserved")
     v["reserved"] = 0
 
 
-def _fwht_params(c: _Checker, v: dict) -> None:
+def _fwht_params(c: _Checker, v: _View) -> None:
     if v["version"] < _fwht.V4L2_FWHT_VERSION:
         c.fail("version", f"{v['version']} < V4L2_FWHT_VERSION ({_fwht.V4L2_FWHT_VERSION})")
     if not v["width"]:
@@ -141,7 +233,7 @@ def _fwht_params(c: _Checker, v: dict) -> None:
         c.fail("height", "0")
 
 
-_RULES: dict[int, tuple[str, Callable[[_Checker, dict], None] | None]] = {
+_RULES: dict[int, tuple[str, Callable[[_Checker, _View], None] | None]] = {
     _cid.V4L2_CID_STATELESS_H264_SPS: ("v4l2_ctrl_h264_sps", _h264_sps),
     _cid.V4L2_CID_STATELESS_H264_PPS: ("v4l2_ctrl_h264_pps", _h264_pps),
     _cid.V4L2_CID_STATELESS_H264_SCALING_MATRIX: ("v4l2_ctrl_h264_scaling_matrix", None),
@@ -150,6 +242,9 @@ _RULES: dict[int, tuple[str, Callable[[_Checker, dict], None] | None]] = {
     _cid.V4L2_CID_STATELESS_H264_DECODE_PARAMS: ("v4l2_ctrl_h264_decode_params", _h264_decode_params),
     _cid.V4L2_CID_STATELESS_FWHT_PARAMS: ("v4l2_ctrl_fwht_params", _fwht_params),
 }
+
+
+_LAYOUTS: dict[int, _Layout] = {k: _Layout(con) for k, con in CONTROL_STRUCTS.items()}
 
 
 def validate_control(cid: int, payload: bytes) -> bytes:
@@ -164,17 +259,18 @@ def validate_control(cid: int, payload: bytes) -> bytes:
         struct_name, rule = _RULES[cid]
     except KeyError:
         raise ControlValidationError(_name(cid), "id", "not a compound control known to std_validate_compound", errno.EINVAL) from None
-    con = CONTROL_STRUCTS[cid]
-    size = con.sizeof()
+    lay = _LAYOUTS[cid]
+    size = lay.size
     c = _Checker(cid, struct_name)
     if len(payload) < size:
         c.fail("size", f"payload of {len(payload)} bytes, the struct needs {size}", errno.EFAULT)
-    payload = bytes(payload[:size])
+    if len(payload) != size or not isinstance(payload, bytes):
+        payload = bytes(payload[:size])
     if rule is None:
         return payload
-    v = _h.unpack(con, payload)
+    v = _View(lay, payload)
     rule(c, v)
-    return _h.pack(con, v)
+    return v.result()
 
 
 # ---------------------------------------------------------------------- plain controls
