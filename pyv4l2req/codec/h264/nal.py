@@ -225,6 +225,13 @@ def first_vcl_of_new_picture(prev: "SliceHeader", cur: "SliceHeader") -> bool:  
             return True
     if cur.IdrPicFlag and cur.idr_pic_id != prev.idr_pic_id:
         return True
+    # Not in 7.4.1.2.4, but some encoders repeat idr_pic_id in consecutive IDR pictures (and
+    # send no AUD/SPS/SEI between them): a slice starting at macroblock 0 starts a new picture
+    # unless arbitrary slice order is allowed (Baseline without constraint_set1, Extended).
+    if cur.first_mb_in_slice == 0:
+        sps = cur.sps
+        aso_allowed = sps.profile_idc in (66, 88) and not sps.constraint_set1_flag
+        return not aso_allowed
     return False
 
 

@@ -213,3 +213,24 @@ def test_corrupted_streams_raise_only_bitstream_errors() -> None:
             if call is sp.flush:
                 break
     assert errors > 0
+
+
+def test_repeated_idr_pictures_without_delimiters(tmp_path: Path, h264_oracle) -> None:
+    """Consecutive IDR pictures with the same idr_pic_id and nothing between them (seen from
+    some encoders): one AU each, like FFmpeg's parser (ffprobe packet and frame counts)."""
+    p = h264_oracle.vectors / "other/cros-codecs/64x64-I.h264"
+    if not p.exists():
+        pytest.skip("vector missing")
+    nals = split_annexb(p.read_bytes())
+    idr = next(n for n in nals if n.nal_unit_type == 5)
+    stream = b"".join(b"\x00\x00\x00\x01" + n.data for n in nals if n.nal_unit_type in (7, 8))
+    stream += (b"\x00\x00\x00\x01" + idr.data) * 3
+    sp = AccessUnitSplitter()
+    aus = sp.feed(stream) + sp.flush()
+    path = tmp_path / "rep.h264"
+    path.write_bytes(stream)
+    exe = h264_oracle.require_ffmpeg().replace("ffmpeg", "ffprobe")
+    res = subprocess.run([exe, "-v", "error", "-f", "h264", "-count_frames", "-show_entries",
+                          "stream=nb_read_frames", "-of", "csv=p=0", str(path)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert len(aus) == int(res.stdout.split()[0]) == 3
