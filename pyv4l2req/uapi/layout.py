@@ -92,6 +92,13 @@ class _Gen:
         self.cname = cname
         self.lines: list[str] = []
         self.n = 0
+        self.consts: dict[str, Any] = {}
+
+    def const(self, value: Any) -> str:
+        """Name of a constant made available to the generated code."""
+        name = self.var("K")
+        self.consts[name] = value
+        return name
 
     def var(self, prefix: str) -> str:
         self.n += 1
@@ -124,6 +131,8 @@ class _Gen:
                 L.append(f"{ind}if {k} < {n}: ex(_Z[:({n} - {k}) * {per}])")
         else:
             g = self.var("g")
+            keys = self.const(frozenset(name for name, _ in _fields(con)))
+            L.append(f"{ind}if not {keys}.issuperset({var}): _unknown({path!r}, {var}, {keys})")
             L.append(f"{ind}{g} = {var}.get")
             run: list[str] = []  # consecutive scalar members: one extend of a tuple
 
@@ -166,6 +175,12 @@ def _too_long(path: str, got: int, n: int) -> None:
     raise ValueError(f"{path}: {got} elements for an array of {n}")
 
 
+def _unknown(path: str, values: Any, known: frozenset) -> None:
+    if not isinstance(values, dict):
+        raise TypeError(f"{path}: expected a dict of C member names, got {type(values).__name__}")
+    raise KeyError(f"{path}: unknown member(s) {sorted(set(values) - known)}; members are {sorted(known)}")
+
+
 class FastStruct:
     """A construct ``Struct`` compiled to one :class:`struct.Struct` plus generated pack/unpack.
 
@@ -206,6 +221,8 @@ class FastStruct:
             "_error": _struct.error,
             "_Z": (0,) * 65536,
             "_too_long": _too_long,
+            "_unknown": _unknown,
+            **g.consts,
             "_fail": self._fail,
         }
         exec(compile(self.source, f"<pack {cname}>", "exec"), ns)  # noqa: S102 - generated above

@@ -160,3 +160,15 @@ def test_macros() -> None:
     assert h264.V4L2_H264_CTRL_PRED_WEIGHTS_REQUIRED(pps, {"slice_type": h264.V4L2_H264_SLICE_TYPE_P})
     assert not h264.V4L2_H264_CTRL_PRED_WEIGHTS_REQUIRED(pps, {"slice_type": h264.V4L2_H264_SLICE_TYPE_B})
     assert h264.V4L2_H264_REF_LIST_LEN == 32 and h264.V4L2_H264_NUM_DPB_ENTRIES == 16
+
+
+def test_unknown_member_names_are_rejected() -> None:
+    """A misspelt key must not silently pack as 0."""
+    with pytest.raises(KeyError, match="nal_ref_idcx"):
+        h264.pack(h264.v4l2_ctrl_h264_decode_params, {"nal_ref_idcx": 1})
+    with pytest.raises(KeyError, match=r"dpb\[\].*pic_number"):
+        h264.pack(h264.v4l2_ctrl_h264_decode_params, {"dpb": [{"pic_number": 1}]})
+    with pytest.raises(KeyError, match="idx"):
+        h264.pack(h264.v4l2_ctrl_h264_slice_params, {"ref_pic_list1": [{"fields": 3}, {"idx": 1}]})
+    with pytest.raises(TypeError, match="ref_pic_list0"):
+        h264.pack(h264.v4l2_ctrl_h264_slice_params, {"ref_pic_list0": [(3, 1)]})
