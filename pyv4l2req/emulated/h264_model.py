@@ -9,10 +9,12 @@ empty for the ``"visl"`` profile. CAPTURE formats: NV12 and YUV420 (YU12).
 
 Pixels come from FFmpeg's decoder (:mod:`.libavcodec`), fed like hardware is: SPS/PPS NAL units
 REBUILT from the request's controls (:mod:`.nal_writer`), never taken from the stream, followed
-by the slice NAL units of the OUTPUT buffer. The decoder runs with ``AV_CODEC_FLAG2_CHUNKS``, so
-a picture may arrive one slice per request (slice-based mode, HOLD_CAPTURE_BUF): each request
-decodes its slices at once and writes the picture as decoded so far into its CAPTURE buffer;
-the request with the last slice leaves the complete picture there, in decode order.
+by the slice NAL units of the OUTPUT buffer. Frame-based requests are decoded as one packet (the
+picture is finished at its end). Slice-based requests (one slice each, HOLD_CAPTURE_BUF on all
+but the last) are decoded with ``AV_CODEC_FLAG2_CHUNKS``: each request decodes its slice at once
+and writes the picture as decoded so far into its CAPTURE buffer, so the request with the last
+slice leaves the complete picture there, in decode order; the first slice of a new picture
+(first_mb_in_slice 0 or a new timestamp) first ends a picture FFmpeg may still hold open.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ..uapi import h264 as h
 from ..uapi import videodev2 as v
 from .codec_model import CaptureView, ControlSpec, DecodeJob
 from .libavcodec import DecodedPicture, FFmpegError, FFmpegH264Decoder
-from .nal_writer import nal_unit_type, pps_nal, split_annexb, sps_nal
+from .nal_writer import first_mb_in_slice, nal_unit_type, pps_nal, split_annexb, sps_nal
 
 __all__ = ["H264Model", "H264_CONTROLS", "write_picture"]
 
@@ -137,13 +139,14 @@ class H264Model:
         self._sent_sps: dict[int, bytes] = {}
         self._sent_pps: dict[int, bytes] = {}
         self._built: dict[tuple, tuple[int, bytes, int, bytes]] = {}
+        self._last_ts: int | None = None
         self.last_error: str | None = None
 
     # -- CodecModel --------------------------------------------------------------------------
     def reset(self, width: int, height: int, capture_fourcc: int) -> None:
         """STREAMON: a fresh decoder, no parameter sets sent yet."""
         self.close()
-        self._decoder = FFmpegH264Decoder(chunks=True)
+        self._decoder = FFmpegH264Decoder(chunks=True, explode=True)
         self.width, self.height, self.capture_fourcc = width, height, capture_fourcc
 
     def close(self) -> None:
@@ -152,6 +155,7 @@ class H264Model:
             self._decoder = None
         self._sent_sps.clear()
         self._sent_pps.clear()
+        self._last_ts = None
 
     def references(self, ctrls: dict[int, bytes]) -> list[int]:
         """reference_ts of the DPB entries flagged VALID and ACTIVE (order kept, no repeats)."""
@@ -178,6 +182,7 @@ class H264Model:
         if self._decoder is None:
             self.reset(job.capture.width, job.capture.height, job.capture.pixelformat)
         ctrls = job.ctrls
+        last_ts, self._last_ts = self._last_ts, job.timestamp_ns
         missing = [ts for ts in self.references(ctrls)
                    if ts not in job.refs and ts != job.timestamp_ns]
         slices = self._slices(job.bitstream, _int(ctrls, cid.V4L2_CID_STATELESS_H264_START_CODE))
@@ -188,15 +193,23 @@ class H264Model:
         except (KeyError, ValueError) as e:
             return self._fail(f"parameter sets from the controls: {e}")
         annexb = [b"\x00\x00\x00\x01" + n for n in params + slices]
+        dec = self._decoder
         try:
             if _int(ctrls, cid.V4L2_CID_STATELESS_H264_DECODE_MODE) == \
                     cid.V4L2_STATELESS_H264_DECODE_MODE_FRAME_BASED:
-                pic = self._decoder.decode(b"".join(annexb))
-            else:  # slice-based: normally one slice; decode each as its own chunk
+                # the request holds the whole picture: normal mode finishes it at the end
+                dec.set_chunks(False)
+                pic = dec.decode(b"".join(annexb))
+            else:
+                # slice-based: each slice is decoded at once (chunks mode), the picture grows
+                # in the CAPTURE buffer; a new picture first ends one left unfinished
+                if first_mb_in_slice(slices[0]) == 0 or job.timestamp_ns != last_ts:
+                    dec.end_picture()
+                dec.set_chunks(True)
                 head = b"".join(annexb[:len(params)])
                 pic = None
                 for i, s in enumerate(annexb[len(params):]):
-                    pic = self._decoder.decode((head if i == 0 else b"") + s)
+                    pic = dec.decode((head if i == 0 else b"") + s)
             write_picture(pic, job.capture)
         except (FFmpegError, ValueError) as e:
             return self._fail(str(e))

@@ -237,11 +237,15 @@ class FFmpegH264Decoder:
     reorder depth and drops pictures that come out late; decode-order capture is unaffected).
     ``chunks=True`` sets ``AV_CODEC_FLAG2_CHUNKS``: a packet may hold only some slices of a
     picture (slice-based decoding); the picture is finished when its last macroblock row was
-    decoded, and ``decode`` returns the buffer as decoded so far.
+    decoded, and ``decode`` returns the buffer as decoded so far. ``explode=True`` sets
+    ``err_detect +explode`` while not in chunks mode: a damaged slice makes ``decode`` raise
+    instead of being concealed.
     """
 
-    def __init__(self, *, log_output: bool = False, strict: bool = False, chunks: bool = False):
+    def __init__(self, *, log_output: bool = False, strict: bool = False, chunks: bool = False,
+                 explode: bool = False):
         self._util, self._codec = load_libraries()
+        self._explode = explode
         self._strict = strict
         self._chunks = chunks
         self.log_output = log_output
@@ -278,6 +282,10 @@ class FFmpegH264Decoder:
                 r = util.av_opt_set(ctx, b"flags2", b"+chunks", 0)
                 if r < 0:
                     raise FFmpegError("av_opt_set(flags2)", r)
+            if self._explode and not self._chunks:  # errors fail send_packet, no concealment
+                r = util.av_opt_set(ctx, b"err_detect", b"+explode", 0)
+                if r < 0:
+                    raise FFmpegError("av_opt_set(err_detect)", r)
             if self._strict:  # reorder with the full DPB: no pictures dropped from the output
                 r = util.av_opt_set(ctx, b"strict", b"strict", 0)
                 if r < 0:
@@ -388,6 +396,43 @@ class FFmpegH264Decoder:
         off = d0 - start
         self.outputs.append(OutputRecord(start, _i32(frame + _FRAME_WIDTH),
                                          _i32(frame + _FRAME_HEIGHT), off % ls, off // ls))
+
+    def set_chunks(self, chunks: bool) -> None:
+        """Switch ``AV_CODEC_FLAG2_CHUNKS`` on an open decoder (h264dec reads it per packet).
+
+        ``err_detect +explode`` (when requested) applies to normal mode only: with slices sent
+        one per packet it changes the decoded pixels of multi-slice pictures (measured on
+        BA1_FT_C), so it is switched off together with chunks on.
+        """
+        if chunks != self._chunks:
+            util = self._util
+            r = util.av_opt_set(self._ctx, b"flags2", b"+chunks" if chunks else b"-chunks", 0)
+            if r >= 0 and self._explode:
+                r = util.av_opt_set(self._ctx, b"err_detect",
+                                    b"-explode" if chunks else b"+explode", 0)
+            if r < 0:
+                raise FFmpegError("av_opt_set(flags2/err_detect)", r)
+            self._chunks = chunks
+
+    def end_picture(self) -> None:
+        """Forget a picture left unfinished (missing or damaged slices in chunks mode).
+
+        In chunks mode FFmpeg keeps collecting slices until a picture's last macroblock row was
+        decoded; a picture that never gets there would make it reject every later slice
+        ("Frame num change"). A packet without slices sent in normal mode resets that state
+        (h264dec's decode_nal_units); its "no frame" error is expected and ignored. A first
+        field stays, so its second field still pairs with it.
+        """
+        chunks = self._chunks
+        self.set_chunks(False)
+        try:
+            self._send(b"\x00\x00\x00\x01\x09\x10")  # access unit delimiter only
+            self._drain_quietly()
+        finally:
+            self.set_chunks(chunks)
+            self._new, new = [], self._new
+            for pic in new:
+                pic.release(self._util)
 
     def decode(self, data: bytes) -> DecodedPicture:
         """Decode one picture's packet and return its frame buffer's pixels (coded size).

@@ -459,3 +459,60 @@ def test_write_picture_layouts():
     with pytest.raises(ValueError):
         write_picture(pic, CaptureView([memoryview(bytearray(10))], w, hh, [w],
                                        v.V4L2_PIX_FMT_NV12))
+
+
+def _slice_run(m, pic, ts, cap, *, hold_last=False):
+    slices, first, _ = pic
+    ctrls = _controls(first, cid.V4L2_STATELESS_H264_DECODE_MODE_SLICE_BASED,
+                      cid.V4L2_STATELESS_H264_START_CODE_NONE)
+    ok = True
+    for i, s in enumerate(slices):
+        hold = hold_last or i + 1 < len(slices)
+        ok = m.decode(DecodeJob(ctrls, s, ts, cap, {}, holds_capture=hold)) and ok
+    return ok
+
+
+@needs_vectors
+@needs_ffmpeg
+def test_damaged_frame_is_an_error_and_decoding_recovers():
+    pics = _first_pictures(MULTI_SLICE, 4)
+    w, hh = _dims(pics[0][1])
+    m = H264Model()
+    m.reset(w, hh, v.V4L2_PIX_FMT_NV12)
+    new = lambda: _capture(w, hh, v.V4L2_PIX_FMT_NV12)  # noqa: E731
+    try:
+        first = new()
+        assert m.decode(_frame_job(pics[0][1], pics[0][0], first, ts=1000))
+        s1, f1, _ = pics[1]
+        assert not m.decode(_frame_job(f1, [s[:len(s) // 2] for s in s1], new(), ts=2000))
+        assert "avcodec_send_packet" in m.last_error
+        for i in (2, 3):
+            s, f, _ = pics[i]
+            assert m.decode(_frame_job(f, s, new(), ts=1000 * (i + 1))), m.last_error
+        again = new()
+        assert m.decode(_frame_job(pics[0][1], pics[0][0], again, ts=9000))  # the IDR again
+        assert bytes(again.planes[0]) == bytes(first.planes[0])
+    finally:
+        m.close()
+
+
+@needs_vectors
+@needs_ffmpeg
+def test_unfinished_slice_based_picture_does_not_block_the_next_ones():
+    """A picture whose last slices never come (held buffer released by a new timestamp)."""
+    pics = _first_pictures(MULTI_SLICE, 3)
+    w, hh = _dims(pics[0][1])
+    m = H264Model()
+    m.reset(w, hh, v.V4L2_PIX_FMT_NV12)
+    new = lambda: _capture(w, hh, v.V4L2_PIX_FMT_NV12)  # noqa: E731
+    try:
+        first = new()
+        assert _slice_run(m, pics[0], 1000, first)
+        s1, f1, _ = pics[1]
+        assert _slice_run(m, (s1[:1], f1, False), 2000, new(), hold_last=True)
+        assert _slice_run(m, pics[2], 3000, new()), m.last_error
+        again = new()
+        assert _slice_run(m, pics[0], 9000, again), m.last_error
+        assert bytes(again.planes[0]) == bytes(first.planes[0])
+    finally:
+        m.close()
