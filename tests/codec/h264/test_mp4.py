@@ -137,11 +137,6 @@ def _replace_box(data: bytes, typ: bytes, new_box: bytes) -> bytes:
     return bytes(out)
 
 
-def _track_boxes(data: bytes):
-    t = mp4.find_avc_track(data)
-    return t
-
-
 def test_co64_stz2_and_stsc_runs(small_mp4) -> None:
     data, src = small_mp4
     expected = list(mp4.iter_annexb_nal_units(data))
