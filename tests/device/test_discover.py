@@ -41,7 +41,9 @@ def test_fwht_decoder_found(fwht_device, backend_kind):
     if backend_kind == "kernel":
         assert info.driver == "vicodec"
         assert info.codecs == ["fwht"]
-        assert not info.multiplanar  # vicodec is single-planar without vicodec.multiplanar=1
+        with open("/proc/cmdline") as f:
+            mp = "vicodec.multiplanar=1" in f.read().split()
+        assert info.multiplanar == mp  # vicodec is single-planar without vicodec.multiplanar=1
         assert sysfs_name(info.video_path) == "stateless-decoder"
 
 

@@ -46,7 +46,8 @@ def test_g_selection_fwht(fwht_device):
     with VideoDevice(backend, info.video_path) as dev:
         dev.s_fmt(dev.output_type, v.V4L2_PIX_FMT_FWHT_STATELESS, 640, 368)
         dev.s_fmt(dev.capture_type, v.V4L2_PIX_FMT_YUV420, 640, 368)
+        d = dev.g_selection(dev.capture_type, v.V4L2_SEL_TGT_COMPOSE_DEFAULT)
+        assert (d.left, d.top, d.width, d.height) == (0, 0, 640, 368)
         r = dev.g_selection(dev.capture_type, v.V4L2_SEL_TGT_COMPOSE)
+        # vicodec keeps its previous visible size in COMPOSE until a frame header is decoded
         assert (r.left, r.top) == (0, 0) and r.width > 0 and r.height > 0
-        # vicodec reports its default visible size until a frame header was decoded
-        assert r == dev.g_selection(dev.capture_type, v.V4L2_SEL_TGT_COMPOSE_DEFAULT)
