@@ -79,6 +79,8 @@ def write_picture(pic: DecodedPicture, capture: CaptureView) -> None:
     picture does not fit the buffer.
     """
     w, hgt = pic.width, pic.height
+    if capture.bytesperline[0] < w:
+        raise ValueError(f"CAPTURE bytesperline {capture.bytesperline[0]} < picture width {w}")
     if w > capture.width or hgt > capture.height:
         raise ValueError(f"decoded picture {w}x{hgt} larger than the CAPTURE format "
                          f"{capture.width}x{capture.height}")

@@ -257,6 +257,7 @@ class FFmpegH264Decoder:
         self._current: _Allocated | None = None
         self._pic_count = 0
         self._callback_error: BaseException | None = None
+        self.end_picture_status: int | None = None  # what FFmpeg returned for end_picture()
         self._cb = _GET_BUFFER2(self._get_buffer2)
         self._open()
 
@@ -420,13 +421,15 @@ class FFmpegH264Decoder:
         In chunks mode FFmpeg keeps collecting slices until a picture's last macroblock row was
         decoded; a picture that never gets there would make it reject every later slice
         ("Frame num change"). A packet without slices sent in normal mode resets that state
-        (h264dec's decode_nal_units); its "no frame" error is expected and ignored. A first
-        field stays, so its second field still pairs with it.
+        (h264dec's decode_nal_units); it starts with h264dec's "Q264" marker, which makes the
+        decoder accept a packet without a picture silently. A first field stays, so its second
+        field still pairs with it.
         """
         chunks = self._chunks
         self.set_chunks(False)
         try:
-            self._send(b"\x00\x00\x00\x01\x09\x10")  # access unit delimiter only
+            r = self._send(b"Q264\x00\x00\x00\x01\x09\x10")  # marker + access unit delimiter
+            self.end_picture_status = r
             self._drain_quietly()
         finally:
             self.set_chunks(chunks)

@@ -516,3 +516,10 @@ def test_unfinished_slice_based_picture_does_not_block_the_next_ones():
         assert bytes(again.planes[0]) == bytes(first.planes[0])
     finally:
         m.close()
+
+
+def test_end_picture_is_accepted_silently():
+    # the reset packet must not count as a decode error (nor log one)
+    with FFmpegH264Decoder(chunks=True) as dec:
+        dec.end_picture()
+        assert dec.end_picture_status == 0
