@@ -4,6 +4,13 @@ Part 1 (``libavcodec``): FFmpeg's decoder driven through our ctypes binding capt
 picture in DECODE order right after its last slice was sent. Oracles: PyAV's own decode of the
 same file (display order, the set of pictures must be identical) and the fluster conformance md5
 of the whole display-order output built from OUR captured pixels.
+
+Part 3 (``H264Model``): the 39 JVT vectors decoded through the model alone, with control values
+derived from FFmpeg's ``trace_headers`` (SPS/PPS rebuilt from them by the model), in frame-based
+Annex B, slice-based Annex B and slice-based no-start-code modes, NV12 and YUV420 CAPTURE; the
+CAPTURE buffers must hold exactly PyAV's pictures. Then behaviour details (references, errors,
+held buffers), the control surface against the real visl (VM) and a few vectors through the
+whole emulated device (ioctls, requests, HOLD_CAPTURE_BUF, mmap'd buffers).
 """
 
 from __future__ import annotations
@@ -523,3 +530,83 @@ def test_end_picture_is_accepted_silently():
     with FFmpegH264Decoder(chunks=True) as dec:
         dec.end_picture()
         assert dec.end_picture_status == 0
+
+
+# ------------------------------------------------ through the emulated device (V4L2 ioctls)
+@needs_vectors
+@needs_ffmpeg
+@pytest.mark.parametrize("vector,mode", [("JVT-AVC_V1/SVA_Base_B.264", "frame-annexb"),
+                                         ("JVT-AVC_V1/SVA_Base_B.264", "slice-nostartcode"),
+                                         ("JVT-FR-EXT/HCAFF1_HHI.264", "slice-annexb")])
+def test_emulated_device_decodes_vector(vector, mode):
+    """H264Model behind EmulatedBackend: requests, HOLD_CAPTURE_BUF, mmap'd CAPTURE buffers."""
+    from pyv4l2req.emulated import EmulatedBackend
+    from pyv4l2req.v4l2 import MediaDevice, Queue, RequestPool, VideoDevice
+
+    dmode, start_code, fourcc = MODES[mode]
+    pics = _stream_jobs(vector)
+    w, hh = _dims(pics[0][1])
+    be = EmulatedBackend()
+    dev, media = VideoDevice(be, "/dev/video0"), MediaDevice(be, "/dev/media0")
+    frames = []
+    try:
+        dev.s_fmt(dev.output_type, v.V4L2_PIX_FMT_H264_SLICE, w, hh, sizeimage=512 * 1024)
+        first = pics[0][1]
+        dev.set_controls([(cid.V4L2_CID_STATELESS_H264_SPS,
+                           h.pack(h.v4l2_ctrl_h264_sps, public(first.sps))),
+                          (cid.V4L2_CID_STATELESS_H264_DECODE_MODE, dmode),
+                          (cid.V4L2_CID_STATELESS_H264_START_CODE, start_code)])
+        cap_fmt = dev.s_fmt(dev.capture_type, fourcc, w, hh)
+        out_q, cap_q = Queue(dev, dev.output_type), Queue(dev, dev.capture_type)
+        out_q.setup(2)
+        cap_q.setup(2)
+        pool = RequestPool(media, 1)
+        out_q.streamon()
+        cap_q.streamon()
+        cl, cr, ct, cb = first.sps["_crop"]
+        fmo = 2 - bool(first.sps["flags"] & h.V4L2_H264_SPS_FLAG_FRAME_MBS_ONLY)
+        crop = (2 * cl, 2 * fmo * ct, w - 2 * (cl + cr), hh - 2 * fmo * (ct + cb))
+        ts = 0
+        for k, (slices, sc, second) in enumerate(pics):
+            if not second:
+                ts += 40_000_000
+                cap_q.qbuf(cap_q.free_indices()[0])
+            ending = k + 1 == len(pics) or not pics[k + 1][2]  # the frame is complete after it
+            if dmode == cid.V4L2_STATELESS_H264_DECODE_MODE_FRAME_BASED:
+                payloads = [b"".join(b"\x00\x00\x01" + s for s in slices)]
+            elif start_code == cid.V4L2_STATELESS_H264_START_CODE_ANNEX_B:
+                payloads = [b"\x00\x00\x01" + s for s in slices]
+            else:
+                payloads = list(slices)
+            ctrls = _controls(sc, dmode, start_code)
+            items = [(c, ctrls[c]) for c in (cid.V4L2_CID_STATELESS_H264_SPS,
+                                             cid.V4L2_CID_STATELESS_H264_PPS,
+                                             cid.V4L2_CID_STATELESS_H264_SCALING_MATRIX,
+                                             cid.V4L2_CID_STATELESS_H264_DECODE_PARAMS,
+                                             cid.V4L2_CID_STATELESS_H264_SLICE_PARAMS)]
+            for i, p in enumerate(payloads):
+                hold = i + 1 < len(payloads) or not ending
+                slot = pool.acquire()
+                dev.set_controls(items, request=slot.request)
+                n = out_q.buffers[0].write(p)
+                out_q.qbuf(0, bytesused=n, timestamp_ns=ts, request=slot.request,
+                           flags=v.V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF if hold else 0)
+                slot.request.queue()
+                slot.request.wait(10)
+                assert not out_q.dqbuf().error
+                pool.release(slot)
+            if ending:
+                assert cap_q.wait(10)
+                done = cap_q.dqbuf()
+                assert not done.error and done.timestamp_ns == ts
+                view = CaptureView([cap_q.buffers[done.index].planes[0]], cap_fmt.width,
+                                   cap_fmt.height, list(cap_fmt.bytesperline), fourcc)
+                frames.append(_read_capture(view, crop))
+        assert not be.model_errors
+        out_q.free()
+        cap_q.free()
+        pool.close()
+    finally:
+        dev.close()
+        media.close()
+    assert Counter(md5(f) for f in frames) == _reference_md5s(vector)
