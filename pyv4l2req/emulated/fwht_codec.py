@@ -342,8 +342,10 @@ def _rlc(zz: list[int], pblock: bool) -> list[int]:
 class FwhtEncoder:
     """vicodec's stateful FWHT encoder for YUV420 input (same decisions, same bytes).
 
-    ``encode(frame) -> bytes`` takes one ``width x height`` YUV420 frame (``width`` a multiple
-    of 16 and ``height`` of 16 so that no plane needs padding) and returns header + data.
+    ``width`` / ``height`` are the visible size (vicodec's OUTPUT crop). ``encode(frame) ->
+    bytes`` takes one YUV420 frame laid out at the coded size (``coded_size(width, height)``:
+    each plane rounded up to a multiple of 8, stride = coded width), like the encoder's OUTPUT
+    buffer, and returns header + data. Blocks reaching into the padding read the padding.
     """
 
     width: int
@@ -360,9 +362,11 @@ class FwhtEncoder:
 
     def encode(self, frame: bytes) -> bytes:
         w, h = self.width, self.height
-        if w % 16 or h % 16:
-            raise ValueError("FwhtEncoder: width and height must be multiples of 16")
-        cur = frame_views(frame, _v.V4L2_PIX_FMT_YUV420, w, h)
+        cw, ch = -(-(w // 2) // 8) * 16, -(-(h // 2) // 8) * 16      # vic_round_dim(., 2)
+        if len(frame) < cw * ch * 3 // 2:
+            raise ValueError(f"FwhtEncoder: a {w}x{h} frame is {cw}x{ch} YUV420 ({cw * ch * 3 // 2} bytes), "
+                             f"got {len(frame)} bytes")
+        cur = frame_views(frame, _v.V4L2_PIX_FMT_YUV420, cw, ch)
         is_intra = self.gop_cnt == 0
         next_is_intra = self.gop_cnt == self.gop_size - 1
         if self._ref is None:
@@ -373,8 +377,9 @@ class FwhtEncoder:
         raw_flag = [V4L2_FWHT_FL_LUMA_IS_UNCOMPRESSED, V4L2_FWHT_FL_CB_IS_UNCOMPRESSED,
                     V4L2_FWHT_FL_CR_IS_UNCOMPRESSED]
         data = bytearray()
+        visible = [(w, h), (w // 2, h // 2), (w // 2, h // 2)]
         for i, (pw, ph) in enumerate(plane_sizes(w, h, 0)):
-            limit = (pw * ph) // 2 - 256
+            limit = (visible[i][0] * visible[i][1]) // 2 - 256     # rlco_max: from the visible size
             plane_words, pcoded, raw = self._encode_plane(cur[i], self._ref[i], pw, ph, limit,
                                                           is_intra, next_is_intra)
             if raw:
