@@ -610,3 +610,33 @@ def test_emulated_device_decodes_vector(vector, mode):
         dev.close()
         media.close()
     assert Counter(md5(f) for f in frames) == _reference_md5s(vector)
+
+
+# ---------------------------------------- cros-codecs clips: per-frame NV12 md5s of their own
+def _cros_vectors():
+    return sorted(str(p.relative_to(VECTORS))
+                  for p in (VECTORS / "other" / "cros-codecs").glob("*.h264")
+                  if p.with_name(p.name + ".md5").exists())
+
+
+@needs_vectors
+@needs_ffmpeg
+@pytest.mark.parametrize("mode", ["frame-annexb", "slice-nostartcode"])
+@pytest.mark.parametrize("vector", _cros_vectors())
+def test_model_matches_cros_codecs_frame_md5s(vector, mode):
+    frames = _model_decode(vector, *MODES[mode])
+    sps = _stream_jobs(vector)[0][1].sps
+    w, hh = _dims(_stream_jobs(vector)[0][1])
+    cl, cr, ct, cb = sps["_crop"]
+    fmo = 2 - bool(sps["flags"] & h.V4L2_H264_SPS_FLAG_FRAME_MBS_ONLY)
+    cw, chh = w - 2 * (cl + cr), hh - 2 * fmo * (ct + cb)
+    nv12 = []
+    for f in frames:  # I420 -> NV12 (what the md5 files hash)
+        ysz, csz = cw * chh, (cw // 2) * (chh // 2)
+        u = np.frombuffer(f[ysz:ysz + csz], np.uint8)
+        vv = np.frombuffer(f[ysz + csz:ysz + 2 * csz], np.uint8)
+        uv = np.empty(2 * csz, np.uint8)
+        uv[0::2], uv[1::2] = u, vv
+        nv12.append(f[:ysz] + uv.tobytes())
+    expected = (VECTORS / (vector + ".md5")).read_text().split()
+    assert Counter(md5(f) for f in nv12) == Counter(expected)
