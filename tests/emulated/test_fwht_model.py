@@ -99,3 +99,21 @@ def test_try_control_hook(jobs):
                                            v.V4L2_PIX_FMT_YUV420, W, H)
     assert m.try_control(cid.V4L2_CID_STATELESS_H264_SPS, b"", v.V4L2_PIX_FMT_YUV420, W, H) is None
     assert m.capture_layout(v.V4L2_PIX_FMT_YUV420, W, H) == (W, W * H * 3 // 2)
+
+
+def test_cropped_stream_through_emulated_device():
+    """640x360 visible / 640x368 coded through pipeline.fwht on the emulated FWHT device: the
+    CAPTURE buffers equal our decoder's output (the VM test checks both against vicodec)."""
+    from pyv4l2req.emulated import EmulatedBackend
+    from pyv4l2req.emulated.fwht_codec import FwhtStatefulDecoder
+    from pyv4l2req.pipeline.fwht import FwhtStatelessDecoder
+
+    enc = FwhtEncoder(640, 360)
+    stream = b"".join(enc.encode(f) for f in moving_pattern(4, 640, 368))
+    sd = FwhtStatefulDecoder()
+    want = [sd.decode(f.header, f.payload) for f in split_frames(stream)]
+    assert all(len(w) == 640 * 368 * 3 // 2 for w in want)
+    with FwhtStatelessDecoder(EmulatedBackend(), video_path="/dev/video1", media_path="/dev/media1") as dec:
+        got = dec.decode(stream)
+    assert [(f.width, f.height, f.coded_width, f.coded_height) for f in got] == [(640, 360, 640, 368)] * 4
+    assert [f.data for f in got] == want
