@@ -14,6 +14,7 @@ import ctypes
 import fcntl
 import mmap as _mmap
 import os
+import sys
 from collections import deque
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -132,6 +133,54 @@ def _map_files_path(m: _mmap.mmap, size: int) -> str:
     return f"/proc/self/map_files/{addr:x}-{addr + size:x}"
 
 
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+class Import:
+    """An imported DMA-BUF (any mappable fd): mapped with libc mmap, so no fd is kept.
+
+    The kernel keeps a file reference, not an fd; Python's mmap would dup the fd. The mapping
+    is only unmapped when no memoryview of it is alive (else it is retried later).
+    """
+
+    def __init__(self, fd: int, size: int) -> None:
+        st = os.fstat(fd)
+        self.key = (st.st_dev, st.st_ino)
+        addr = _libc.mmap(None, size, _mmap.PROT_READ | _mmap.PROT_WRITE, _mmap.MAP_SHARED, fd, 0)
+        if addr is None or addr == _MAP_FAILED:
+            raise OSError(ctypes.get_errno(), "mmap of the DMA-BUF failed")
+        self.addr, self.size = addr, size
+        self.arr: ctypes.Array | None = (ctypes.c_ubyte * size).from_address(addr)
+
+    def view(self) -> memoryview:
+        assert self.arr is not None
+        return memoryview(self.arr).cast("B")
+
+    def release(self) -> bool:
+        """Unmap if nothing references the memory any more; False to retry later."""
+        if self.arr is None:
+            return True
+        if sys.getrefcount(self.arr) > 2:   # self.arr + the argument: a memoryview is alive
+            return False
+        self.arr = None
+        _libc.munmap(self.addr, self.size)
+        return True
+
+
+_graveyard: list[Import] = []
+
+
+def retire(imp: Import | None) -> None:
+    """Unmap *imp* now or as soon as its views are gone."""
+    if imp is not None:
+        _graveyard.append(imp)
+    _graveyard[:] = [i for i in _graveyard if not i.release()]
+
+
 @dataclass
 class Plane:
     """One plane's memory: a shared mapping owned by the emulated kernel.
@@ -150,6 +199,24 @@ class Plane:
     memfd: int = -1
     master: _mmap.mmap | None = None
     _path: str = ""
+    dmabuf: Import | None = None  # V4L2_MEMORY_DMABUF: the imported memory
+    dmabuf_fd: int = 0            # the fd userspace queued (QUERYBUF reports it)
+
+    def view(self) -> memoryview:
+        """The plane's memory (own or imported), ``length`` bytes."""
+        if self.dmabuf is not None:
+            return self.dmabuf.view()[: self.length]
+        return memoryview(self.master)[: self.length]  # type: ignore[arg-type]
+
+    def import_dmabuf(self, fd: int, length: int) -> None:
+        """QBUF of a DMABUF plane: map *fd* (reused when the same buffer is queued again)."""
+        st = os.fstat(fd)
+        if self.dmabuf is not None and self.dmabuf.key == (st.st_dev, st.st_ino) and self.dmabuf.size >= length:
+            self.dmabuf_fd = fd
+            return
+        imp = Import(fd, length)
+        retire(self.dmabuf)
+        self.dmabuf, self.dmabuf_fd = imp, fd
 
     @classmethod
     def allocate(cls, name: str, length: int, mem_offset: int) -> "Plane":
@@ -174,6 +241,8 @@ class Plane:
         return os.open(self._path, os.O_RDWR | (os.O_CLOEXEC if cloexec else 0))
 
     def free(self) -> None:
+        retire(self.dmabuf)
+        self.dmabuf = None
         if self.master is not None:
             try:
                 self.master.close()
@@ -211,7 +280,7 @@ class Buffer:
 
     def views(self) -> list[memoryview]:
         """Writable views of every plane's memory."""
-        return [memoryview(p.master)[: p.length] for p in self.planes]  # type: ignore[arg-type]
+        return [p.view() for p in self.planes]
 
     def free(self) -> None:
         for p in self.planes:
@@ -247,7 +316,8 @@ class Queue:
         return bool(self.bufs)
 
     def caps(self) -> int:
-        c = v.V4L2_BUF_CAP_SUPPORTS_MMAP | v.V4L2_BUF_CAP_SUPPORTS_ORPHANED_BUFS  # no DMABUF import yet
+        c = (v.V4L2_BUF_CAP_SUPPORTS_MMAP | v.V4L2_BUF_CAP_SUPPORTS_DMABUF
+             | v.V4L2_BUF_CAP_SUPPORTS_ORPHANED_BUFS)
         if self.supports_requests:
             c |= v.V4L2_BUF_CAP_SUPPORTS_REQUESTS
         if self.supports_hold:
@@ -260,7 +330,7 @@ class Queue:
         base = 0 if self.is_output else DST_QUEUE_OFF_BASE
         return base + ((index << PLANE_INDEX_BITS) | plane) * PAGE_SIZE
 
-    def allocate(self, count: int, sizes: list[int]) -> int:
+    def allocate(self, count: int, sizes: list[int], memory: int = v.V4L2_MEMORY_MMAP) -> int:
         """Add *count* buffers with planes of *sizes*; returns how many were added."""
         count = max(0, min(count, VB2_MAX_FRAME - len(self.bufs)))
         kind = "out" if self.is_output else "cap"
@@ -268,7 +338,10 @@ class Queue:
             index = len(self.bufs)
             planes = []
             for p, size in enumerate(sizes):
-                planes.append(Plane.allocate(f"emulated-{kind}{index}.{p}", size, self.offset(index, p)))
+                if memory == v.V4L2_MEMORY_DMABUF:
+                    planes.append(Plane(size, 0))
+                else:
+                    planes.append(Plane.allocate(f"emulated-{kind}{index}.{p}", size, self.offset(index, p)))
             self.bufs.append(Buffer(self, index, planes))
         return count
 

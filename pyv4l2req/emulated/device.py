@@ -260,7 +260,7 @@ class EmulatedBackend:
         if f is None or f.ctx is None:
             raise V4L2Error(_errno.ENODEV, "mmap", f"fd {fd} is not an emulated video device")
         q = f.ctx.cap if offset >= DST_QUEUE_OFF_BASE else f.ctx.out
-        plane = q.find_by_offset(offset)
+        plane = q.find_by_offset(offset) if q.memory == v.V4L2_MEMORY_MMAP else None
         if plane is None or length == 0 or length > page_align(plane.length):
             raise V4L2Error(_errno.EINVAL, "mmap", f"length {length} offset {offset:#x}: no such plane")
         pfd = plane.open_fd()

@@ -184,8 +184,8 @@ class DecoderContext:
     # ------------------------------------------------------------------ buffers
     def reqbufs(self, r: v.v4l2_requestbuffers) -> None:
         q = self.queue(r.type)
-        if r.memory != v.V4L2_MEMORY_MMAP:
-            raise KernelError(_errno.EINVAL, f"REQBUFS: memory {r.memory} is not supported (MMAP only)")
+        if r.memory not in (v.V4L2_MEMORY_MMAP, v.V4L2_MEMORY_DMABUF):
+            raise KernelError(_errno.EINVAL, f"REQBUFS: memory {r.memory} is not supported (MMAP, DMABUF)")
         if q.streaming:
             raise KernelError(_errno.EBUSY, "REQBUFS: queue is streaming")
         if q.bufs:
@@ -197,13 +197,13 @@ class DecoderContext:
         if r.count == 0:
             return
         q.memory = r.memory
-        r.count = q.allocate(max(1, r.count), list(q.fmt.sizeimage))
+        r.count = q.allocate(max(1, r.count), list(q.fmt.sizeimage), r.memory)
 
     def create_bufs(self, c: v.v4l2_create_buffers) -> None:
         q = self.queue(c.format.type)
         c.capabilities = q.caps()
         c.flags = 0
-        if c.memory != v.V4L2_MEMORY_MMAP:
+        if c.memory not in (v.V4L2_MEMORY_MMAP, v.V4L2_MEMORY_DMABUF):
             raise KernelError(_errno.EINVAL, f"CREATE_BUFS: memory {c.memory} is not supported")
         if q.bufs and q.memory != c.memory:
             raise KernelError(_errno.EINVAL, "CREATE_BUFS: memory type differs from the allocated buffers")
@@ -218,7 +218,7 @@ class DecoderContext:
             if size < need:
                 raise KernelError(_errno.EINVAL, f"CREATE_BUFS: sizeimage {size} < {need}")
         q.memory = c.memory
-        c.count = q.allocate(c.count, sizes)
+        c.count = q.allocate(c.count, sizes, c.memory)
         if c.count == 0:
             raise KernelError(_errno.ENOBUFS, "CREATE_BUFS: the queue already has 32 buffers")
 
@@ -273,7 +273,10 @@ class DecoderContext:
                 up = b.m.planes[i]
                 up.bytesused = p.bytesused
                 up.length = p.length
-                up.m.mem_offset = p.mem_offset
+                if q.memory == v.V4L2_MEMORY_DMABUF:
+                    up.m.fd = p.dmabuf_fd
+                else:
+                    up.m.mem_offset = p.mem_offset
                 up.data_offset = p.data_offset
 
     def querybuf(self, b: v.v4l2_buffer) -> None:
@@ -291,6 +294,17 @@ class DecoderContext:
         with_req = bool(b.flags & v.V4L2_BUF_FLAG_REQUEST_FD)
         if with_req and buf.state != B.DEQUEUED:
             raise KernelError(_errno.EINVAL, f"QBUF: buffer {buf.index} is not in dequeued state")
+        imports = []
+        if q.memory == v.V4L2_MEMORY_DMABUF:   # __prepare_dmabuf(): the fd must map enough memory
+            for i, p in enumerate(buf.planes):
+                up = b.m.planes[i]
+                try:
+                    size = up.length or os.fstat(up.m.fd).st_size
+                except OSError:
+                    raise KernelError(_errno.EINVAL, f"QBUF: plane {i}: invalid dmabuf fd {up.m.fd}") from None
+                if size < p.length:
+                    raise KernelError(_errno.EINVAL, f"QBUF: plane {i}: dmabuf of {size} bytes < {p.length}")
+                imports.append((up.m.fd, size))
         # plane payloads (output: bytesused, 0 = whole plane, deprecated)
         used = []
         for i, p in enumerate(buf.planes):
@@ -320,6 +334,11 @@ class DecoderContext:
         if buf.state not in (B.DEQUEUED,):
             raise KernelError(_errno.EINVAL, f"QBUF: buffer {buf.index} is {buf.state}")
         # accepted: store metadata (vb2_fill_vb2_v4l2_buffer + copy_timestamp)
+        for p, (fd, size) in zip(buf.planes, imports):
+            try:
+                p.import_dmabuf(fd, size)
+            except OSError as e:
+                raise KernelError(_errno.EINVAL, f"QBUF: cannot map dmabuf fd {fd}: {e}") from None
         if not q.is_output:
             used = [(p.length, 0) for p in buf.planes]   # buf_prepare: payload = sizeimage
         if req is not None:
@@ -355,8 +374,6 @@ class DecoderContext:
 
     def dqbuf(self, b: v.v4l2_buffer) -> None:
         q = self.queue(b.type)
-        if b.memory != q.memory and q.memory:
-            raise KernelError(_errno.EINVAL, f"DQBUF: memory {b.memory} != queue memory {q.memory}")
         if not q.streaming:
             raise KernelError(_errno.EINVAL, "DQBUF: streaming off, will not wait for buffers")
         if q.last_buffer_dequeued:

@@ -184,3 +184,52 @@ def test_blocking_dqbuf_and_poll_wake_up_from_another_thread(backend):
         b2.close()
     finally:
         d.close()
+
+
+def test_dmabuf_import(backend):
+    """DMABUF queues (visl/vicodec advertise SUPPORTS_DMABUF): any mappable fd is imported."""
+    d = Dev(backend, 0)
+    fds_ = []
+    try:
+        d.fmt(OUT, v.V4L2_PIX_FMT_H264_SLICE, 64, 64)
+        for t in (OUT, CAP):
+            r = v.v4l2_requestbuffers(type=t, memory=v.V4L2_MEMORY_DMABUF, count=1)
+            d.ioctl(v.VIDIOC_REQBUFS, r)
+            assert r.count == 1 and r.capabilities & v.V4L2_BUF_CAP_SUPPORTS_DMABUF
+        d.streamon(OUT)
+        d.streamon(CAP)
+        out_fd, cap_fd = os.memfd_create("src"), os.memfd_create("dst")
+        fds_ += [out_fd, cap_fd]
+        os.ftruncate(out_fd, 262144)
+        os.ftruncate(cap_fd, 4096)                          # smaller than sizeimage (6144)
+        os.pwrite(out_fd, b"DMA", 0)
+
+        def q(t, fd, used=0, req=None):
+            b = d.buf(t, 0)
+            b.memory = v.V4L2_MEMORY_DMABUF
+            b.m.planes[0].m.fd = fd
+            b.m.planes[0].bytesused = used
+            if req is not None:
+                b.flags, b.request_fd = v.V4L2_BUF_FLAG_REQUEST_FD, req
+            d.ioctl(v.VIDIOC_QBUF, b)
+
+        assert err(q, CAP, cap_fd) == errno.EINVAL
+        assert err(q, CAP, 9999) == errno.EINVAL
+        os.ftruncate(cap_fd, 8192)
+        before = open_fds()
+        q(CAP, cap_fd)
+        assert open_fds() == before                           # an import costs no fd
+        rfd = d.alloc_request()
+        d.set([(CID_REFS, refs_payload())], which=v.V4L2_CTRL_WHICH_REQUEST_VAL, request_fd=rfd)
+        q(OUT, out_fd, 3, rfd)
+        d.queue(rfd)
+        assert d.dqbuf(CAP).m.planes[0].m.fd == cap_fd
+        assert os.pread(cap_fd, 3, 0) == b"DMA"               # the model wrote into our memory
+        x = v.v4l2_exportbuffer(type=CAP, index=0)
+        assert err(d.ioctl, v.VIDIOC_EXPBUF, x) == errno.EINVAL   # only MMAP buffers export
+        assert err(backend.mmap, d.fd, 4096, 0) == errno.EINVAL
+        backend.close(rfd)
+    finally:
+        d.close()
+        for fd in fds_:
+            os.close(fd)
