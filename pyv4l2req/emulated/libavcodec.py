@@ -444,6 +444,23 @@ class FFmpegH264Decoder:
         allocated (nothing decodable).
         """
         r = self._send(data)
+        if r == _AVERROR_EAGAIN:  # an output frame is pending (not consumed): drain, resend
+            self._adopt_new()
+            self._drain()
+            r = self._send(data)
+        self._adopt_new()
+        if r < 0:
+            self._drain_quietly()
+            raise FFmpegError("avcodec_send_packet", r)
+        pic = self._current
+        if pic is None:
+            raise FFmpegError("avcodec_send_packet", -1094995529, ": no picture decoded")
+        out = self._copy(pic)
+        self._drain()
+        return out
+
+    def _adopt_new(self) -> None:
+        """Keep the last picture get_buffer2 allocated during the last send (ours to copy)."""
         err = self._callback_error
         self._callback_error = None
         new, self._new = self._new, []
@@ -456,18 +473,6 @@ class FFmpegH264Decoder:
             self._current = new[-1]
         if err is not None:
             raise FFmpegError("get_buffer2", -12, f": {err!r}")
-        if r == _AVERROR_EAGAIN:  # an output frame is pending: drain and resend
-            self._drain()
-            r = self._send(data)
-        if r < 0:
-            self._drain_quietly()
-            raise FFmpegError("avcodec_send_packet", r)
-        pic = self._current
-        if pic is None:
-            raise FFmpegError("avcodec_send_packet", -1094995529, ": no picture decoded")
-        out = self._copy(pic)
-        self._drain()
-        return out
 
     def _drain_quietly(self) -> None:
         try:
