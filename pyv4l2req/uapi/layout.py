@@ -185,7 +185,7 @@ class FastStruct:
     """A construct ``Struct`` compiled to one :class:`struct.Struct` plus generated pack/unpack.
 
     ``pack(values)``: dict keyed by C field names (nested dicts / lists), missing keys are 0,
-    short lists are zero-padded, too long lists raise ``ValueError``.
+    short lists are zero-padded, too long lists raise ``ValueError``, unknown keys ``KeyError``.
     ``unpack(data)``: the full dict.
     """
 
@@ -343,8 +343,8 @@ def pack(struct: Any, values: dict) -> bytes:
     """Bytes of a construct uapi struct from a dict keyed by C member names.
 
     Missing keys are 0, short lists are zero-padded (nested dicts for nested structs, lists of
-    lists for 2-D arrays); a too long list or an out-of-range value raises ``ValueError`` naming
-    the struct and field.
+    lists for 2-D arrays); a too long list or an out-of-range value raises ``ValueError`` and an
+    unknown key ``KeyError``, both naming the struct and member path.
     """
     f = _FAST.get(id(struct)) or fast(struct)
     return f.pack(values)
