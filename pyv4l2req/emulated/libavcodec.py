@@ -93,8 +93,8 @@ def load_libraries() -> tuple[ctypes.CDLL, ctypes.CDLL]:
     errors = []
     for util_path, codec_path in _candidates():
         try:
-            util = ctypes.CDLL(util_path, mode=ctypes.RTLD_GLOBAL)
-            codec = ctypes.CDLL(codec_path, mode=ctypes.RTLD_GLOBAL)
+            util = ctypes.CDLL(util_path)
+            codec = ctypes.CDLL(codec_path)
         except OSError as e:  # pragma: no cover - depends on the machine
             errors.append(str(e))
             continue

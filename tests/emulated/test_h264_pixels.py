@@ -640,3 +640,46 @@ def test_model_matches_cros_codecs_frame_md5s(vector, mode):
         nv12.append(f[:ysz] + uv.tobytes())
     expected = (VECTORS / (vector + ".md5")).read_text().split()
     assert Counter(md5(f) for f in nv12) == Counter(expected)
+
+
+_SYSTEM_LIBAV_SCRIPT = r"""
+import ctypes.util, sys
+import pyv4l2req.emulated.libavcodec as L
+from h264_vector_helpers import VECTORS, annexb, crop_i420, expected_md5s, md5, pictures
+L._candidates = lambda: [(ctypes.util.find_library("avutil"), ctypes.util.find_library("avcodec"))]
+vec = sys.argv[1]
+by, disp = {}, []
+with L.FFmpegH264Decoder(log_output=True, strict=True) as d:
+    def consume():
+        for r in d.outputs:
+            p = by[r.buffer_key]
+            disp.append(crop_i420(p.y, p.u, p.v, r.crop_left, r.crop_top, r.width, r.height))
+        d.outputs.clear()
+    for n in pictures((VECTORS / vec).read_bytes()):
+        p = d.decode(annexb(n))
+        by[p.buffer_key] = p
+        consume()
+    d.flush()
+    consume()
+print(L.load_libraries()[1]._name, md5(b"".join(disp)) == expected_md5s()[vec])
+"""
+
+
+@needs_vectors
+@pytest.mark.parametrize("vector", ["JVT-FR-EXT/HCAMFF1_HHI.264", "JVT-AVC_V1/CVFC1_Sony_C.jsv"])
+def test_system_libavcodec_fallback_gives_the_same_md5(vector):
+    """The binding's ABI use holds on another FFmpeg too (Debian's libavcodec, not PyAV's)."""
+    import ctypes.util
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if ctypes.util.find_library("avcodec") is None:
+        if os.environ.get("CI"):
+            pytest.fail("no system libavcodec (Debian's ffmpeg package) in CI")
+        pytest.skip("no system libavcodec installed")
+    here = Path(__file__).resolve().parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(here.parents[1]), str(here)]))
+    out = subprocess.run([sys.executable, "-c", _SYSTEM_LIBAV_SCRIPT, vector], env=env,
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out[0].startswith("libavcodec.so") and out[1] == "True", out
