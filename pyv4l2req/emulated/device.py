@@ -15,6 +15,7 @@ memory, EXPBUF returns a dup of a memfd. ``ioctl`` works on the real ctypes stru
 
 from __future__ import annotations
 
+import dataclasses
 import errno as _errno
 import importlib
 import mmap as _mmap
@@ -81,6 +82,16 @@ DEVICES: tuple[DeviceSpec, ...] = (
 )
 
 
+#: "visl": faithful to visl / vicodec (Linux 6.12): only control events.
+#: "events": like drivers that also signal V4L2_EVENT_SOURCE_CHANGE (the OUTPUT coded size
+#: changed by S_FMT) and V4L2_EVENT_EOS (a FLUSH completed), e.g. MediaTek's stateless decoder.
+PROFILES: dict[str, tuple[DeviceSpec, ...]] = {
+    "visl": DEVICES,
+    "events": tuple(dataclasses.replace(d, events=(v.V4L2_EVENT_SOURCE_CHANGE, v.V4L2_EVENT_EOS))
+                    for d in DEVICES),
+}
+
+
 @dataclass
 class _File:
     kind: str                      # "video" | "media" | "request"
@@ -129,9 +140,10 @@ class EmulatedBackend:
 
     def __init__(self, *, profile: str = "visl", faults: FaultPlan | None = None,
                  models: dict[str, Callable[[], CodecModel]] | None = None) -> None:
-        if profile != "visl":
-            raise ValueError(f"unknown emulated device profile {profile!r} (only 'visl')")
+        if profile not in PROFILES:
+            raise ValueError(f"unknown emulated device profile {profile!r} (one of {sorted(PROFILES)})")
         self.profile = profile
+        self.devices = PROFILES[profile]
         self.faults = faults if faults is not None else FaultPlan()
         self.stats = Stats()
         self.model_errors: list[BaseException] = []   # exceptions raised by CodecModel.decode
@@ -144,13 +156,13 @@ class EmulatedBackend:
     # ------------------------------------------------------------------ namespace
     def device_nodes(self, kind: str) -> list[str]:
         if kind == "media":
-            return [d.media_path for d in DEVICES]
+            return [d.media_path for d in self.devices]
         if kind == "video":
-            return [d.video_path for d in DEVICES]
+            return [d.video_path for d in self.devices]
         return []
 
     def devnode_path(self, major: int, minor: int) -> str | None:
-        for d in DEVICES:
+        for d in self.devices:
             if (major, minor) == (VIDEO_MAJOR, d.index):
                 return d.video_path
             if (major, minor) == (MEDIA_MAJOR, d.index):
@@ -158,7 +170,7 @@ class EmulatedBackend:
         return None
 
     def device_number(self, path: str) -> tuple[int, int] | None:
-        for d in DEVICES:
+        for d in self.devices:
             if path == d.video_path:
                 return (VIDEO_MAJOR, d.index)
             if path == d.media_path:
@@ -182,7 +194,7 @@ class EmulatedBackend:
         err = self.faults.check("open")
         if err:
             raise V4L2Error(err, "open", f"{path} (injected fault)")
-        for d in DEVICES:
+        for d in self.devices:
             if path == d.video_path:
                 model = self._model(d)
                 fd = os.eventfd(0, os.EFD_CLOEXEC)

@@ -164,7 +164,11 @@ class DecoderContext:
         if self.spec.fmt_busy == "peer" and f.type == OUT and self.cap.busy:   # visl
             raise KernelError(_errno.EBUSY, "S_FMT(OUTPUT): CAPTURE buffers are allocated")
         fmt = self.try_fmt(f)
+        old = q.fmt
         q.fmt = fmt
+        if f.type == OUT and (old.width, old.height) != (fmt.width, fmt.height):
+            ev = v.v4l2_event_src_change(changes=v.V4L2_EVENT_SRC_CH_RESOLUTION)
+            self.queue_event(v.V4L2_EVENT_SOURCE_CHANGE, 0, bytes(ev))
         if f.type == OUT:
             # the CAPTURE format is derived from the coded size (visl_reset_decoded_fmt)
             self.cap.fmt = self._capture_format(self.model.capture_fourccs[0], fmt.width, fmt.height)
@@ -594,9 +598,11 @@ class DecoderContext:
         if self.out.ready:
             last = self.out.ready[-1]
             last.flags &= ~v.V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF
-        elif self.cap.ready and self.cap.ready[-1].held:
-            dst = self.cap.ready.pop()
-            self._buf_done(dst, dst.sticky_error)
+        else:
+            if self.cap.ready and self.cap.ready[-1].held:
+                dst = self.cap.ready.pop()
+                self._buf_done(dst, dst.sticky_error)
+            self.queue_event(v.V4L2_EVENT_EOS, 0, b"")    # profile "events" only (subscribed)
 
     # ------------------------------------------------------------------ events
     def subscribe(self, sub: v.v4l2_event_subscription) -> None:

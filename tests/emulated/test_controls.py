@@ -156,3 +156,34 @@ def test_control_events(dev):
     sub = v.v4l2_event_subscription(type=v.V4L2_EVENT_CTRL, id=0x00A40999)
     assert err(dev.ioctl, v.VIDIOC_SUBSCRIBE_EVENT, sub) == errno.EINVAL
     dev.ioctl(v.VIDIOC_UNSUBSCRIBE_EVENT, v.v4l2_event_subscription(type=v.V4L2_EVENT_ALL))
+
+
+def test_events_profile_source_change_and_eos(stub_models):
+    """profile="events": SOURCE_CHANGE on a new coded size, EOS when a FLUSH completes."""
+    from conftest import OUT, Dev
+    from pyv4l2req.emulated import EmulatedBackend
+
+    b = EmulatedBackend(profile="events", models=stub_models[1])
+    d = Dev(b, 0)
+    try:
+        for t in (v.V4L2_EVENT_SOURCE_CHANGE, v.V4L2_EVENT_EOS):
+            d.ioctl(v.VIDIOC_SUBSCRIBE_EVENT, v.v4l2_event_subscription(type=t))
+        d.fmt(OUT, v.V4L2_PIX_FMT_H264_SLICE, 64, 64)      # the default size: no event
+        d.fmt(OUT, v.V4L2_PIX_FMT_H264_SLICE, 128, 128)
+        d.fmt(OUT, v.V4L2_PIX_FMT_H264_SLICE, 128, 128)    # same size: no second event
+        d.ioctl(v.VIDIOC_DECODER_CMD, v.v4l2_decoder_cmd(cmd=v.V4L2_DEC_CMD_FLUSH))
+        ev = v.v4l2_event()
+        d.ioctl(v.VIDIOC_DQEVENT, ev)
+        assert ev.type == v.V4L2_EVENT_SOURCE_CHANGE and ev.u.src_change.changes == v.V4L2_EVENT_SRC_CH_RESOLUTION
+        assert ev.pending == 1
+        d.ioctl(v.VIDIOC_DQEVENT, ev)
+        assert ev.type == v.V4L2_EVENT_EOS and ev.sequence == 1
+        assert err(d.ioctl, v.VIDIOC_DQEVENT, ev) == errno.ENOENT
+    finally:
+        d.close()
+    try:
+        EmulatedBackend(profile="nope")
+    except ValueError as e:
+        assert "events" in str(e)
+    else:
+        raise AssertionError("unknown profile accepted")
