@@ -103,6 +103,13 @@ class CodecModel(Protocol):
 
     Integer / menu control values are passed in ``ctrls`` as little-endian bytes of their
     C size (4 bytes for INTEGER/MENU/BOOLEAN, 8 for INTEGER64) like compound payloads.
+
+    Optional attributes the device uses when present (else its defaults):
+    ``frmsize = (min_w, max_w, step_w, min_h, max_h, step_h)`` for ENUM_FRAMESIZES and the
+    size clamping of TRY/S_FMT (default: visl's H.264 64..4096 x 64..2304 step 1 on
+    /dev/video0, vicodec's 640..4096 x 360..2160 step 8 on /dev/video1), and
+    ``capture_layout(fourcc, width, height) -> (bytesperline, sizeimage)`` for the CAPTURE
+    format (default: ``v4l2_fill_pixfmt_mp`` arithmetic, ``buffers.fill_pixfmt``).
     """
 
     name: str                          # "h264" | "fwht"

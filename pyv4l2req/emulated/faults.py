@@ -87,8 +87,8 @@ class FaultPlan:
             f.seen += 1
             if not err and f.nth <= f.seen < f.nth + f.times:
                 err = f.errno
-        self._fails = [f for f in self._fails if f.seen < f.nth + f.times - 1 or f.name != name
-                       or f.seen < f.nth]
+        # drop the faults of this ioctl whose last failing call has happened
+        self._fails = [f for f in self._fails if f.name != name or f.seen < f.nth + f.times - 1]
         return err
 
     def on_capture_done(self) -> bool:
