@@ -57,6 +57,8 @@ class DeviceSpec:
     decoder_cmd: bool              # v4l2_m2m_ioctl_stateless_decoder_cmd present
     selection: bool                # G_SELECTION implemented (vicodec: CAPTURE compose)
     fmt_busy: str = "peer"         # S_FMT EBUSY rule: "peer" (visl) or "own" queue (vicodec)
+    derive_capture: bool = True    # S_FMT(OUTPUT) resets the CAPTURE format (visl; not vicodec)
+    default_size: tuple[int, int] | None = None   # initial coded size (None: the minimum)
     events: tuple[int, ...] = ()   # event types besides V4L2_EVENT_CTRL
     default_frmsize: tuple[int, int, int, int, int, int] = (64, 4096, 1, 64, 2304, 1)
 
@@ -78,6 +80,7 @@ DEVICES: tuple[DeviceSpec, ...] = (
                requires_requests=False, supports_hold=True, decoder_cmd=True, selection=False),
     DeviceSpec(1, "emulated-fwht", "pyv4l2req.emulated.fwht_model:FwhtModel", "fwht",
                requires_requests=True, supports_hold=False, decoder_cmd=False, selection=True, fmt_busy="own",
+               derive_capture=False, default_size=(1280, 720),
                default_frmsize=(640, 4096, 8, 360, 2160, 8)),
 )
 

@@ -64,7 +64,7 @@ class DecoderContext:
         self.nonblock = nonblock
         self.ctrls = ControlHandler(list(model.controls))
         fs = spec.frmsize(model)
-        w, h = fs[0], fs[3]
+        w, h = spec.default_size or (fs[0], fs[3])
         out_fmt = Format(model.output_fourcc, w, h, [0], [w * h * 8])
         self.out = Queue(OUT, out_fmt, supports_requests=True, requires_requests=spec.requires_requests,
                          supports_hold=spec.supports_hold)
@@ -169,7 +169,7 @@ class DecoderContext:
         if f.type == OUT and (old.width, old.height) != (fmt.width, fmt.height):
             ev = v.v4l2_event_src_change(changes=v.V4L2_EVENT_SRC_CH_RESOLUTION)
             self.queue_event(v.V4L2_EVENT_SOURCE_CHANGE, 0, bytes(ev))
-        if f.type == OUT:
+        if f.type == OUT and self.spec.derive_capture:
             # the CAPTURE format is derived from the coded size (visl_reset_decoded_fmt)
             self.cap.fmt = self._capture_format(self.model.capture_fourccs[0], fmt.width, fmt.height)
             self.cap.fmt.colorspace = fmt.colorspace

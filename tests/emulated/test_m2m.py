@@ -177,7 +177,10 @@ def test_fwht_device_selection_and_busy_rule(backend):
         d.fmt(OUT, v.V4L2_PIX_FMT_H264_SLICE, 640, 368)
         sel = v.v4l2_selection(type=CAP, target=v.V4L2_SEL_TGT_COMPOSE)
         d.ioctl(v.VIDIOC_G_SELECTION, sel)
-        assert (sel.r.left, sel.r.top, sel.r.width, sel.r.height) == (0, 0, 640, 368)
+        assert (sel.r.left, sel.r.top, sel.r.width, sel.r.height) == (0, 0, 1280, 720)   # as vicodec
+        d.fmt(CAP, v.V4L2_PIX_FMT_YUV420, 640, 368)
+        d.ioctl(v.VIDIOC_G_SELECTION, sel)
+        assert (sel.r.width, sel.r.height) == (640, 368)
         sel.target = v.V4L2_SEL_TGT_CROP
         assert err(d.ioctl, v.VIDIOC_G_SELECTION, sel) == errno.EINVAL
         d.reqbufs(CAP, 1)
@@ -223,5 +226,18 @@ def test_reqbufs_querybuf_and_streaming_rules(backend):
         d.ioctl(v.VIDIOC_CREATE_BUFS, cb)
         assert (cb.index, cb.count) == (2, 2)
         assert d.querybuf(CAP, 3).m.planes[0].length == 8192
+    finally:
+        d.close()
+
+
+def test_fwht_device_keeps_its_capture_format(backend):
+    """vicodec (measured on 6.12): 1280x720 YUV420 by default, not derived from S_FMT(OUTPUT)."""
+    d = Dev(backend, 1)
+    try:
+        c = d.fmt(CAP, req=v.VIDIOC_G_FMT).fmt.pix_mp
+        assert (c.width, c.height, c.plane_fmt[0].sizeimage) == (1280, 720, 1382400)
+        d.fmt(OUT, v.V4L2_PIX_FMT_H264_SLICE, 640, 368)
+        c = d.fmt(CAP, req=v.VIDIOC_G_FMT).fmt.pix_mp
+        assert (c.width, c.height) == (1280, 720)
     finally:
         d.close()
