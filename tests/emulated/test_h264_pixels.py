@@ -683,3 +683,28 @@ def test_system_libavcodec_fallback_gives_the_same_md5(vector):
     out = subprocess.run([sys.executable, "-c", _SYSTEM_LIBAV_SCRIPT, vector], env=env,
                          capture_output=True, text=True, check=True).stdout.split()
     assert out[0].startswith("libavcodec.so") and out[1] == "True", out
+
+
+@needs_vectors
+@needs_ffmpeg
+def test_reset_starts_a_new_stream_of_another_size():
+    """STREAMON again (reset) with another coded size: parameter sets are sent afresh."""
+    a = _first_pictures("JVT-AVC_V1/SVA_Base_B.264", 1)[0]     # QCIF
+    b = _first_pictures("JVT-FR-EXT/FRExt1_Panasonic.avc", 1)[0]  # CIF, scaling matrices
+    m = H264Model()
+    try:
+        outs = []
+        for slices, first, _ in (a, b, a):
+            w, hh = _dims(first)
+            m.reset(w, hh, v.V4L2_PIX_FMT_YUV420)
+            cap = _capture(w, hh, v.V4L2_PIX_FMT_YUV420)
+            assert m.decode(_frame_job(first, slices, cap)), m.last_error
+            outs.append(bytes(cap.planes[0]))
+        assert outs[0] == outs[2] and len(outs[1]) > len(outs[0])
+        # and without a reset: a new SPS (other id, other size) in the controls is sent in band
+        w, hh = _dims(b[1])
+        cap = _capture(w, hh, v.V4L2_PIX_FMT_YUV420)
+        assert m.decode(_frame_job(b[1], b[0], cap, ts=5000)), m.last_error
+        assert bytes(cap.planes[0]) == outs[1]
+    finally:
+        m.close()
