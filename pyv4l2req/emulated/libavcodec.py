@@ -19,7 +19,8 @@ system's ``libavcodec.so.*``. ABI use is kept minimal and checked:
 - packets made with ``av_packet_from_data`` (no ``AVPacket`` offsets).
 
 Decoder settings are those that reproduce the conformance md5s: no threading, the
-``unaligned`` flag (exact crop).
+``unaligned`` flag (exact crop). Checked with PyAV 18.1's libavcodec 62 (FFmpeg 8) and Debian
+12's libavcodec 59 (FFmpeg 5.1): tests/emulated/test_h264_pixels.py.
 """
 
 from __future__ import annotations
