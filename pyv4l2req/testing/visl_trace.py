@@ -78,7 +78,9 @@ _SLICE_TYPES = _flag_table("V4L2_H264_SLICE_TYPE_")
 _SIGNED_SCALAR_BITS = {("slice_params", "slice_alpha_c0_offset_div2"): 32,
                        ("slice_params", "slice_beta_offset_div2"): 32}
 _SIGNED_ARRAY_BITS = {"offset_for_ref_frame": 32, "luma_weight": 16, "luma_offset": 16,
-                      "chroma_weight": 8, "chroma_offset": 8}
+                      "chroma_weight": 16, "chroma_offset": 16}
+# __s16 arrays printed byte by byte by __print_hex_dump (x86: little endian).
+_HEX_DUMPED_S16 = {"chroma_weight", "chroma_offset"}
 
 
 def _signed(value: int, bits: int) -> int:
@@ -119,6 +121,8 @@ def _parse_struct(key: str, body: str) -> dict[str, Any]:
         if raw.startswith("{"):
             base = name.split(".")[-1]
             values = _parse_array(raw)
+            if base in _HEX_DUMPED_S16:
+                values = [values[i] | values[i + 1] << 8 for i in range(0, len(values) - 1, 2)]
             if base in _SIGNED_ARRAY_BITS:
                 values = [_signed(v, _SIGNED_ARRAY_BITS[base]) for v in values]
             if base in ("chroma_weight", "chroma_offset"):  # [32][2]

@@ -1,6 +1,7 @@
 """visl's H.264 trace of GStreamer's decode, checked against FFmpeg's slice-header trace.
 
-In the VM: GStreamer's v4l2slh264dec decodes BA1_Sony_D (17 frames, QCIF, IPPP, POC type 0)
+In the VM: GStreamer's v4l2slh264dec decodes BA1_Sony_D (17 frames, QCIF, all I slices, every
+picture a reference, max_num_ref_frames 1, POC type 0)
 on visl; every request's controls come back through tracefs. FFmpeg's ``trace_headers``
 bitstream filter (an independent parser) gives the syntax elements the controls derive from.
 """
@@ -91,18 +92,18 @@ chroma_log2_weight_denom 0
 weight_factor[0].luma_weight {0xffe0,0x20}
 weight_factor[0].luma_offset {0x0,0x1}
 weight_factor[0].chroma_weight {
-ff 02 03 04
+ff ff 02 00 03 00 04 00
 }
 weight_factor[0].chroma_offset {
-00 00 00 80
+00 00 00 00 00 00 80 ff
 }
 weight_factor[1].luma_weight {0x0}
 weight_factor[1].luma_offset {0x0}
 weight_factor[1].chroma_weight {
-00 00
+00 00 01 00
 }
 weight_factor[1].chroma_offset {
-00 00
+00 00 00 00
 }
 
  gst-launch-1.0-97  [001] .....  41.100006: v4l2_h264_dpb_entry: [0]: reference_ts 2000, pic_num 1 frame_num 1 fields FRAME_REF top_field_order_cnt 2 bottom_field_order_cnt -2 flags VALID|ACTIVE
@@ -132,6 +133,7 @@ def test_parse_trace_converts_every_printed_form() -> None:
     assert pw["luma_log2_weight_denom"] == 5
     assert pw["weight_factors"][0] == {"luma_weight": [-32, 32], "luma_offset": [0, 1],
                                        "chroma_weight": [[-1, 2], [3, 4]], "chroma_offset": [[0, 0], [0, -128]]}
+    assert pw["weight_factors"][1]["chroma_weight"] == [[0, 1]]
     assert first["dpb"][0] == {
         "reference_ts": 2000, "pic_num": 1, "frame_num": 1, "fields": uh264.V4L2_H264_FRAME_REF,
         "top_field_order_cnt": 2, "bottom_field_order_cnt": -2,
@@ -159,6 +161,7 @@ def test_gstreamer_reference_controls_ba1_sony_d() -> None:
     assert len(pictures) == 17
     assert len(records) == 17
     sps_ff = next(n for n in ffmpeg_nal_units(VECTOR) if n.get("nal_unit_type") == 7)
+    ref_ts: list[int] = []
     for k, (rec, sh) in enumerate(zip(records, pictures)):
         dp, sp, sps = rec["decode_params"], rec["slice_params"], rec["sps"]
         assert set(rec) >= {"sps", "pps", "scaling_matrix", "slice_params", "decode_params",
@@ -166,6 +169,7 @@ def test_gstreamer_reference_controls_ba1_sony_d() -> None:
         assert len(rec["dpb"]) == 16 and len(rec["ref_pic_list0"]) == 32
         for name in ("log2_max_frame_num_minus4", "log2_max_pic_order_cnt_lsb_minus4",
                      "pic_order_cnt_type", "pic_width_in_mbs_minus1", "pic_height_in_map_units_minus1",
+                     "max_num_ref_frames",
                      "profile_idc", "level_idc"):
             assert sps[name] == sps_ff[name], (k, name)
         assert dp["frame_num"] == sh["frame_num"], k
@@ -179,13 +183,22 @@ def test_gstreamer_reference_controls_ba1_sony_d() -> None:
         assert sps["pic_order_cnt_type"] == 0
         assert dp["top_field_order_cnt"] == sh["pic_order_cnt_lsb"], k
         assert sp["slice_type"] == sh["slice_type"] % 5, k
-        if sp["slice_type"] == uh264.V4L2_H264_SLICE_TYPE_P:
-            # the default list0 of a P frame starts with the highest PicNum: the previous frame
-            first = rec["ref_pic_list0"][0]
-            entry = rec["dpb"][first["index"]]
-            assert entry["flags"] & uh264.V4L2_H264_DPB_ENTRY_FLAG_ACTIVE, k
-            assert entry["frame_num"] == pictures[k - 1]["frame_num"], k
-            assert entry["top_field_order_cnt"] == pictures[k - 1]["pic_order_cnt_lsb"], k
-            assert entry["reference_ts"] != 0
-    # the stream: an IDR then P frames with frame_num and POC lsb counting up by one
+        # max_num_ref_frames 1 and every picture a reference: the sliding window (8.2.5.3) keeps
+        # exactly the previous picture, so the DPB holds one valid entry describing it.
+        valid = [e for e in rec["dpb"] if e["flags"] & uh264.V4L2_H264_DPB_ENTRY_FLAG_VALID]
+        if k == 0:
+            assert valid == []
+            continue
+        assert sps["max_num_ref_frames"] == 1
+        assert len(valid) == 1, (k, valid)
+        (entry,) = valid
+        assert entry["frame_num"] == pictures[k - 1]["frame_num"], k
+        assert entry["top_field_order_cnt"] == pictures[k - 1]["pic_order_cnt_lsb"], k
+        assert entry["fields"] == uh264.V4L2_H264_FRAME_REF, k
+        assert entry["flags"] & uh264.V4L2_H264_DPB_ENTRY_FLAG_ACTIVE, k
+        assert not entry["flags"] & uh264.V4L2_H264_DPB_ENTRY_FLAG_LONG_TERM, k
+        ref_ts.append(entry["reference_ts"])
+    # each reference is the picture decoded just before, so their OUTPUT timestamps increase
+    assert len(ref_ts) == 16 and ref_ts == sorted(set(ref_ts))
+    # the stream: an IDR then non-IDR pictures, frame_num and POC lsb counting up by one
     assert [r["decode_params"]["frame_num"] for r in records] == list(range(17))
