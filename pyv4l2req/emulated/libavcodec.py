@@ -273,7 +273,10 @@ class FFmpegH264Decoder:
             raise MemoryError("avcodec_alloc_context3")
         self._ctx = ctypes.c_void_p(ctx)
         try:
-            for name, value in ((b"threads", 1), (b"thread_type", 0)):
+            # log_level_offset +40: FFmpeg's messages of this context (concealment notes of a
+            # slice-by-slice picture, errors we report through return values) drop below
+            # AV_LOG_TRACE and stay off the user's terminal; other FFmpeg users are unaffected.
+            for name, value in ((b"threads", 1), (b"thread_type", 0), (b"log_level_offset", 40)):
                 r = util.av_opt_set_int(ctx, name, value, 0)
                 if r < 0:
                     raise FFmpegError(f"av_opt_set_int({name.decode()})", r)
