@@ -230,3 +230,18 @@ class TestRobustness:
         ev = feed(dec, [au(small, "I", 0, 0, idr=True), au(big, "I", 0, 0, idr=True)])
         assert kinds(ev) == [("S", -1), ("D", 0), ("O", 0), ("R", 0), ("S", -1), ("D", 1)]
         assert ev[4].coded_width == 128 and ev[4].crop.width == 128
+
+
+def test_recovery_point_sei_starts_decoding() -> None:
+    """A P picture carrying an SEI recovery_point (payloadType 6) is a valid start."""
+    sps = make_sps()
+    a = au(sps, "P", 3, 6)
+    sei = NS(nal_unit_type=6, nal_ref_idc=0, data=b"\x06\x06\x01\x84\x80", rbsp=b"\x06\x01\x84\x80")
+    a.nals.insert(0, sei)
+    other = NS(nal_unit_type=6, nal_ref_idc=0, data=b"\x06\x05\x01\x00\x80", rbsp=b"\x05\x01\x00\x80")
+    b = au(sps, "P", 2, 4)
+    b.nals.insert(0, other)  # user data unregistered: not a recovery point
+    dec = H264Decoder()
+    assert dec.decode_access_unit(b, 0) == []
+    ev = dec.decode_access_unit(a, 1)
+    assert [type(e).__name__ for e in ev] == ["SequenceStart", "PictureDecode"]
