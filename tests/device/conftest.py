@@ -76,11 +76,23 @@ def fwht_device(backend, backend_kind) -> tuple[object, DecoderInfo]:
 
 # ------------------------------------------------------------------- minimal valid H.264
 class BitWriter:
+    """MSB-first bit writer (u(n), ue(v), se(v)) with byte-aligned raw appends."""
+
     def __init__(self) -> None:
-        self.bits: list[int] = []
+        self.out = bytearray()
+        self.acc = 0
+        self.nacc = 0
+
+    def __len__(self) -> int:
+        return len(self.out) * 8 + self.nacc
 
     def u(self, n: int, value: int) -> None:
-        self.bits += [(value >> (n - 1 - i)) & 1 for i in range(n)]
+        self.acc = (self.acc << n) | (value & ((1 << n) - 1))
+        self.nacc += n
+        while self.nacc >= 8:
+            self.nacc -= 8
+            self.out.append((self.acc >> self.nacc) & 0xFF)
+        self.acc &= (1 << self.nacc) - 1
 
     def ue(self, value: int) -> None:
         x = value + 1
@@ -92,16 +104,20 @@ class BitWriter:
         self.ue(2 * value - 1 if value > 0 else -2 * value)
 
     def align_zero(self) -> None:
-        while len(self.bits) % 8:
-            self.bits.append(0)
+        if self.nacc:
+            self.u(8 - self.nacc, 0)
+
+    def raw(self, data: bytes) -> None:
+        assert self.nacc == 0
+        self.out += data
 
     def trailing(self) -> None:
-        self.bits.append(1)
+        self.u(1, 1)
         self.align_zero()
 
     def bytes(self) -> bytes:
-        assert len(self.bits) % 8 == 0
-        return bytes(int("".join(map(str, self.bits[i:i + 8])), 2) for i in range(0, len(self.bits), 8))
+        assert self.nacc == 0
+        return bytes(self.out)
 
 
 def ebsp(rbsp: bytes) -> bytes:
@@ -138,22 +154,21 @@ def make_idr(width_mbs: int, height_mbs: int, idr_pic_id: int = 0, seed: int = 0
     bw.ue(0)  # pic_parameter_set_id
     bw.u(4, 0)  # frame_num (log2_max_frame_num = 4)
     bw.ue(idr_pic_id)
-    mark_start = len(bw.bits)
+    mark_start = len(bw)
     bw.u(1, 0)  # no_output_of_prior_pics_flag
     bw.u(1, 0)  # long_term_reference_flag
-    mark_bits = len(bw.bits) - mark_start
+    mark_bits = len(bw) - mark_start
     bw.se(0)  # slice_qp_delta
     bw.ue(1)  # disable_deblocking_filter_idc
-    header_bit_size = len(bw.bits)
+    header_bit_size = len(bw)
     for mby in range(height_mbs):
         for mbx in range(width_mbs):
             bw.ue(25)  # mb_type I_PCM
             bw.align_zero()  # pcm_alignment_zero_bit
             for y in range(16):
                 row = (mby * 16 + y) * w + mbx * 16
-                bw.bits += [int(c) for byte in luma[row:row + 16] for c in f"{byte:08b}"]
-            for _ in range(2):
-                bw.bits += [int(c) for c in f"{128:08b}"] * 64
+                bw.raw(luma[row:row + 16])
+            bw.raw(bytes([128]) * 128)  # Cb, Cr
     bw.trailing()
     nal = bytes([0x65]) + ebsp(bw.bytes())  # nal_ref_idc 3, nal_unit_type 5
     sps = uh264.pack(uh264.v4l2_ctrl_h264_sps, {
