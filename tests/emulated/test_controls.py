@@ -155,6 +155,18 @@ def test_control_events(dev):
         assert err(dev.ioctl, v.VIDIOC_SUBSCRIBE_EVENT, v.v4l2_event_subscription(type=t)) == errno.EINVAL
     sub = v.v4l2_event_subscription(type=v.V4L2_EVENT_CTRL, id=0x00A40999)
     assert err(dev.ioctl, v.VIDIOC_SUBSCRIBE_EVENT, sub) == errno.EINVAL
+    dev.ioctl(v.VIDIOC_SUBSCRIBE_EVENT, v.v4l2_event_subscription(type=v.V4L2_EVENT_CTRL, id=CID_GOP))
+    dev.ioctl(v.VIDIOC_UNSUBSCRIBE_EVENT, v.v4l2_event_subscription(type=v.V4L2_EVENT_CTRL, id=CID_MODE))
+    # a request's value applied by the driver is a change from elsewhere: event (visl, 6.12)
+    from conftest import CAP, OUT
+    rfd = dev.alloc_request()
+    dev.set([(CID_GOP, 9)], which=v.V4L2_CTRL_WHICH_REQUEST_VAL, request_fd=rfd)
+    dev.qbuf(OUT, 0, b"X", 1, req=rfd)
+    dev.queue(rfd)
+    dev.qbuf(CAP, 0)
+    dev.ioctl(v.VIDIOC_DQEVENT, ev)
+    assert (ev.id, ev.u.ctrl.value, ev.u.ctrl.changes) == (CID_GOP, 9, 1)
+    dev.b.close(rfd)
     dev.ioctl(v.VIDIOC_UNSUBSCRIBE_EVENT, v.v4l2_event_subscription(type=v.V4L2_EVENT_ALL))
 
 

@@ -40,8 +40,9 @@ def test_hold_keeps_capture_until_a_new_timestamp(dev):
     c = dev.dqbuf(CAP)
     assert c.index == 0 and c.timestamp.tv_usec == 1
     assert not c.flags & (v.V4L2_BUF_FLAG_DONE | v.V4L2_BUF_FLAG_ERROR)
+    assert c.sequence == 1                                # the last job that wrote it (visl)
     c = dev.dqbuf(CAP)
-    assert c.index == 1 and c.timestamp.tv_usec == 2
+    assert c.index == 1 and c.timestamp.tv_usec == 2 and c.sequence == 2
     for fd in (r1, r2, r3):
         dev.b.close(fd)
 
