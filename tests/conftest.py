@@ -147,6 +147,7 @@ class HostVMPlugin:
         self.groups: dict[str, _Group] = {}
         self.group_of: dict[str, _Group] = {}
 
+    @pytest.hookimpl(trylast=True)  # after -k/-m deselection: groups hold only what will run
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         if config.getoption("vm_only"):
             drop = [i for i in items if vm_cmdline(i) is None]
@@ -179,15 +180,24 @@ class HostVMPlugin:
             args += ["-c", str(config.inipath)]
         paths = list(dict.fromkeys(str(item.path) for item in group.items))
         nodeids = [item.nodeid for item in group.items]
-        run = vmrun.run_pytest(
-            [*args, *paths],
-            kernel=kernel,
-            cmdline=group.cmdline,
-            workdir=config.invocation_params.dir,
-            rwdirs=[config.rootpath],
-            files={SELECT_FILE: json.dumps(nodeids)},
-            timeout=config.getoption("vm_timeout"),
-        )
+        try:
+            run = vmrun.run_pytest(
+                [*args, *paths],
+                kernel=kernel,
+                cmdline=group.cmdline,
+                workdir=config.invocation_params.dir,
+                rwdirs=[config.rootpath],
+                files={SELECT_FILE: json.dumps(nodeids)},
+                timeout=config.getoption("vm_timeout"),
+            )
+        except vmrun.VMUnavailable as exc:
+            group.unavailable = str(exc)
+            group.summary = f"not run: {exc}"
+            return
+        except Exception as exc:  # noqa: BLE001 -- reported on every item of the group
+            group.problem = f"the VM run failed: {type(exc).__name__}: {exc}"
+            group.summary = group.problem
+            return
         for record in run.reports:
             if "report" in record:
                 group.reports.setdefault(record["report"]["nodeid"], []).append(record["report"])

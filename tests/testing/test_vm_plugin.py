@@ -121,6 +121,11 @@ def test_vm_only_and_no_vm(pytester: pytest.Pytester, fake_env: dict) -> None:
     none.assert_outcomes(passed=1, skipped=4)
     none.stdout.fnmatch_lines(["SKIPPED*--no-vm given*"])
     assert not fake_env["vng_log"].exists()
+    # -k deselection happens before grouping: only test_a reaches the (stand-in) VM
+    fake_env["run_log"].unlink()
+    picked = pytester.runpytest_subprocess("-k", "test_a", f"--vm-kernel={fake_env['kernel']}")
+    picked.assert_outcomes(passed=1, deselected=4)
+    assert _lines(fake_env["run_log"]) == [["a", "1"]]
     both = pytester.runpytest_subprocess("--no-vm", "--vm-only")
     assert both.ret == pytest.ExitCode.USAGE_ERROR
 
@@ -159,6 +164,17 @@ def test_boot_that_dies_before_the_script_is_retried_once(
     result = pytester.runpytest_subprocess(f"--vm-kernel={fake_env['kernel']}")
     result.assert_outcomes(passed=1)
     assert len(_lines(fake_env["vng_log"])) == 2
+
+
+def test_broken_vm_settings_fail_the_group_cleanly(
+    pytester: pytest.Pytester, fake_env: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(test_one="import pytest\n@pytest.mark.vm\ndef test_x():\n    pass\n")
+    monkeypatch.setenv(vmrun.ENV_TIMEOUT, "soon")
+    result = pytester.runpytest_subprocess(f"--vm-kernel={fake_env['kernel']}")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the VM run failed: ValueError: PYV4L2REQ_VM_TIMEOUT='soon' is not a number*"])
+    assert not fake_env["vng_log"].exists()
 
 
 REAL = """\
