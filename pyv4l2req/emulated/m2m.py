@@ -13,8 +13,6 @@ import ctypes
 import errno as _errno
 import os
 import time
-from collections import deque
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..uapi import videodev2 as v
@@ -22,6 +20,7 @@ from . import buffers as B
 from .buffers import Buffer, Format, Queue, fill_pixfmt
 from .codec_model import CaptureView, CodecModel, DecodeJob
 from .controls import ControlHandler
+from .events import V4L2_EVENT_CTRL_CH_VALUE, EventQueue
 from .kerror import KernelError
 from .media import COMPLETE, IDLE, KERNEL_VERSION, QUEUED, MediaRequest
 
@@ -35,21 +34,10 @@ CAP = v.V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE
 MIN_CODED_SZ = 1024 * 256
 _FRAME_FLAGS = v.V4L2_BUF_FLAG_KEYFRAME | v.V4L2_BUF_FLAG_PFRAME | v.V4L2_BUF_FLAG_BFRAME
 _USER_FLAGS = _FRAME_FLAGS | v.V4L2_BUF_FLAG_TIMECODE | v.V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF
-V4L2_EVENT_CTRL_CH_VALUE = 1
-V4L2_EVENT_CTRL_CH_FLAGS = 2
 
 
 def timeval_to_ns(tv: v.v4l2_timeval) -> int:
     return tv.tv_sec * 1_000_000_000 + tv.tv_usec * 1000
-
-
-@dataclass
-class _Event:
-    type: int
-    id: int
-    data: bytes
-    sequence: int
-    ts: float
 
 
 class DecoderContext:
@@ -69,9 +57,7 @@ class DecoderContext:
         self.out = Queue(OUT, out_fmt, supports_requests=True, requires_requests=spec.requires_requests,
                          supports_hold=spec.supports_hold)
         self.cap = Queue(CAP, self._capture_format(model.capture_fourccs[0], w, h))
-        self.subscriptions: dict[tuple[int, int], int] = {}   # (type, id) -> flags
-        self.events: deque[_Event] = deque()
-        self.event_seq = 0
+        self.events = EventQueue(self.ctrls, spec.events)
 
     # ------------------------------------------------------------------ helpers
     def queue(self, buf_type: int) -> Queue:
@@ -606,72 +592,19 @@ class DecoderContext:
 
     # ------------------------------------------------------------------ events
     def subscribe(self, sub: v.v4l2_event_subscription) -> None:
-        if sub.type == v.V4L2_EVENT_CTRL:
-            if sub.id not in self.ctrls.specs:
-                raise KernelError(_errno.EINVAL, f"SUBSCRIBE_EVENT: no control {sub.id:#x}")
-            key = (sub.type, sub.id)
-            if key in self.subscriptions:
-                return
-            self.subscriptions[key] = sub.flags
-            if sub.flags & v.V4L2_EVENT_SUB_FL_SEND_INITIAL:
-                s = self.ctrls.specs[sub.id]
-                ch = V4L2_EVENT_CTRL_CH_FLAGS
-                if not s.flags & v.V4L2_CTRL_FLAG_WRITE_ONLY:
-                    ch |= V4L2_EVENT_CTRL_CH_VALUE
-                self._queue_ctrl_event(sub.id, ch)
-            return
-        if sub.type in self.spec.events:
-            self.subscriptions[(sub.type, 0)] = sub.flags
-            return
-        raise KernelError(_errno.EINVAL, f"SUBSCRIBE_EVENT: event type {sub.type} is not supported")
+        self.events.subscribe(sub)
 
     def unsubscribe(self, sub: v.v4l2_event_subscription) -> None:
-        if sub.type == v.V4L2_EVENT_ALL:
-            self.subscriptions.clear()
-            self.events.clear()
-            return
-        key = (sub.type, sub.id if sub.type == v.V4L2_EVENT_CTRL else 0)
-        self.subscriptions.pop(key, None)
-        self.events = deque(e for e in self.events if (e.type, e.id) != key)
-
-    def ctrl_event(self, cid: int, changes: int, from_self: bool) -> None:
-        flags = self.subscriptions.get((v.V4L2_EVENT_CTRL, cid))
-        if flags is None:
-            return
-        if from_self and not flags & v.V4L2_EVENT_SUB_FL_ALLOW_FEEDBACK:
-            return
-        self._queue_ctrl_event(cid, changes)
-
-    def _queue_ctrl_event(self, cid: int, changes: int) -> None:
-        s = self.ctrls.specs[cid]
-        ev = v.v4l2_event_ctrl()
-        ev.changes = changes
-        ev.type = s.type
-        val = self.ctrls.cur.get(cid, 0)
-        ev.value64 = 0 if isinstance(val, bytes) else int(val)
-        ev.flags = s.flags | (v.V4L2_CTRL_FLAG_HAS_PAYLOAD if s.is_compound else 0)
-        if s.type < 0x0100:
-            ev.minimum, ev.maximum = max(-2**31, s.minimum), min(2**31 - 1, s.maximum)
-            ev.step = 1 if s.type in (v.V4L2_CTRL_TYPE_MENU, v.V4L2_CTRL_TYPE_INTEGER_MENU) else s.step
-            ev.default_value = s.default if isinstance(s.default, int) else 0
-        self.queue_event(v.V4L2_EVENT_CTRL, cid, bytes(ev))
-
-    def queue_event(self, etype: int, eid: int, data: bytes) -> None:
-        if (etype, eid) not in self.subscriptions:
-            return
-        self.events.append(_Event(etype, eid, data, self.event_seq, time.monotonic()))
-        self.event_seq += 1
+        self.events.unsubscribe(sub)
 
     def dqevent(self, e: v.v4l2_event) -> None:
-        if not self.events:
-            raise KernelError(_errno.ENOENT, "DQEVENT: no event pending")
-        ev = self.events.popleft()
-        ctypes.memset(ctypes.addressof(e), 0, ctypes.sizeof(e))
-        e.type, e.id, e.sequence = ev.type, ev.id, ev.sequence
-        ctypes.memmove(ctypes.addressof(e.u), ev.data, min(len(ev.data), 64))
-        e.pending = len(self.events)
-        e.timestamp.tv_sec = int(ev.ts)
-        e.timestamp.tv_nsec = int((ev.ts % 1) * 1e9)
+        self.events.dqevent(e)
+
+    def ctrl_event(self, cid: int, changes: int, from_self: bool) -> None:
+        self.events.ctrl_event(cid, changes, from_self)
+
+    def queue_event(self, etype: int, eid: int, data: bytes) -> None:
+        self.events.queue(etype, eid, data)
 
     # ------------------------------------------------------------------ poll / release
     def poll(self, events: int) -> int:
