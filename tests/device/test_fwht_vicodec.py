@@ -476,3 +476,25 @@ def test_vicodec_visible_smaller_than_coded():
                 base = luma + c * luma // 4
                 rows = slice(base, base + 176 * 320)
                 assert f.data[rows] == stateful[k][rows], f"frame {k}: chroma {c} rows < 176 differ"
+
+
+@pytest.mark.parametrize("fourcc", [v.v4l2_fourcc("N", "V", "1", "2"), v.v4l2_fourcc("Y", "V", "1", "2")],
+                         ids=["NV12", "YVU420"])
+def test_other_capture_formats(fwht_device, our_stream, our_decoded, fourcc):
+    """The same 4:2:0 stream decoded into NV12 / YVU420 CAPTURE buffers: the same samples as
+    YUV420, in that layout (vicodec accepts every format whose subsampling matches)."""
+    from pyv4l2req.emulated.fwht_codec import frame_views
+
+    backend, info = fwht_device
+    frames = split_frames(our_stream)[:6]
+    data = b"".join(our_stream[f.offset: f.offset + FWHT_HEADER_SIZE + f.header.size] for f in frames)
+    with FwhtStatelessDecoder(backend, video_path=info.video_path, media_path=info.media_path,
+                              capture_fourcc=fourcc) as dec:
+        got = dec.decode(data)
+    assert len(got) == 6
+    for k, f in enumerate(got):
+        assert f.pixelformat == fourcc and len(f.data) == WIDTH * HEIGHT * 3 // 2
+        have = frame_views(f.data, fourcc, f.bytesperline, f.coded_height)
+        want = frame_views(our_decoded[k], v.V4L2_PIX_FMT_YUV420, WIDTH, HEIGHT)
+        for p in range(3):
+            assert np.array_equal(have[p], want[p]), (k, p)
