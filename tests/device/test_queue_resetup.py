@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 
 import pytest
 
+from pyv4l2req.errors import V4L2Error
 from pyv4l2req.uapi import videodev2 as v
 from pyv4l2req.v4l2 import Queue, VideoDevice
 
@@ -132,3 +134,30 @@ def test_device_probe(h264_device, backend_kind):
         if backend_kind == "kernel":
             assert sizes[0].max_width == 4096 and sizes[0].max_height == 2304
             assert caps == [v.V4L2_PIX_FMT_NV12, v.V4L2_PIX_FMT_YUV420]
+
+
+def _emulated_gap(request, backend_kind, what):
+    if backend_kind == "emulated":
+        request.applymarker(pytest.mark.xfail(strict=False, reason=f"emulated device differs from the kernel: {what}"))
+
+
+def test_capture_buffer_smaller_than_format_is_refused(h264_context, request, backend_kind):
+    """visl accepts a bigger CAPTURE format while small buffers exist; QBUF of those is EINVAL."""
+    _emulated_gap(request, backend_kind, "QBUF of a CAPTURE buffer smaller than sizeimage is accepted")
+    ctx = h264_context()
+    ctx.setup(4, 4)
+    dev = ctx.dev
+    fmt = dev.s_fmt(dev.capture_type, v.V4L2_PIX_FMT_NV12, 128, 128)
+    assert fmt.sizeimage[0] > ctx.cap_q.buffers[0].length
+    with pytest.raises(V4L2Error) as ei:
+        ctx.cap_q.qbuf(0)
+    assert ei.value.errno == errno.EINVAL
+
+
+def test_querycap_ext_pix_format(h264_device, request, backend_kind):
+    """The V4L2 core always adds V4L2_CAP_EXT_PIX_FORMAT to device_caps."""
+    _emulated_gap(request, backend_kind, "device_caps lacks V4L2_CAP_EXT_PIX_FORMAT")
+    backend, info = h264_device
+    with VideoDevice(backend, info.video_path) as dev:
+        assert dev.caps & v.V4L2_CAP_EXT_PIX_FORMAT
+        assert dev.caps & v.V4L2_CAP_STREAMING and dev.caps & v.V4L2_CAP_VIDEO_M2M_MPLANE
