@@ -221,6 +221,10 @@ def _decode_plane(words: list[int], pos: int, w: int, h: int, uncompressed: bool
         if len(words) < pos + nw:
             raise BitstreamError(f"{where}: raw plane needs {w * h} bytes, {2 * (len(words) - pos)} left")
         raw = np.array(words[pos: pos + nw], dtype=">u2").view(np.uint8)
+        if dst.strides[1] != 1:
+            # vicodec copies raw rows with memcpy, ignoring the chroma step: into an
+            # interleaved (NV12...) plane the bytes land contiguously from the plane's start
+            dst = np.lib.stride_tricks.as_strided(dst, shape=(dst.shape[0], w), strides=(dst.strides[0], 1))
         dst[:h, :w] = raw.reshape(h, w)
         return pos + nw
     nbw, nbh = w // 8, h // 8

@@ -481,20 +481,33 @@ def test_vicodec_visible_smaller_than_coded():
 @pytest.mark.parametrize("fourcc", [v.v4l2_fourcc("N", "V", "1", "2"), v.v4l2_fourcc("Y", "V", "1", "2")],
                          ids=["NV12", "YVU420"])
 def test_other_capture_formats(fwht_device, our_stream, our_decoded, fourcc):
-    """The same 4:2:0 stream decoded into NV12 / YVU420 CAPTURE buffers: the same samples as
-    YUV420, in that layout (vicodec accepts every format whose subsampling matches)."""
-    from pyv4l2req.emulated.fwht_codec import frame_views
+    """The same 4:2:0 stream decoded into NV12 / YVU420 CAPTURE buffers (vicodec accepts every
+    format whose subsampling matches) equals our decoder writing that layout into CAPTURE
+    buffers used in the same order. Frame 3 has raw planes, which vicodec memcpy's ignoring
+    the NV12 chroma step (Cr overwrites Cb, half of each row keeps the buffer's old bytes), so
+    the buffer rotation matters; coded frames equal the YUV420 samples rearranged."""
+    from pyv4l2req.emulated.fwht_codec import decode_frame, frame_views
 
     backend, info = fwht_device
     frames = split_frames(our_stream)[:6]
     data = b"".join(our_stream[f.offset: f.offset + FWHT_HEADER_SIZE + f.header.size] for f in frames)
     with FwhtStatelessDecoder(backend, video_path=info.video_path, media_path=info.media_path,
-                              capture_fourcc=fourcc) as dec:
+                              capture_fourcc=fourcc, capture_buffers=3) as dec:
         got = dec.decode(data)
-    assert len(got) == 6
-    for k, f in enumerate(got):
-        assert f.pixelformat == fourcc and len(f.data) == WIDTH * HEIGHT * 3 // 2
-        have = frame_views(f.data, fourcc, f.bytesperline, f.coded_height)
-        want = frame_views(our_decoded[k], v.V4L2_PIX_FMT_YUV420, WIDTH, HEIGHT)
-        for p in range(3):
-            assert np.array_equal(have[p], want[p]), (k, p)
+    # the pipeline's CAPTURE rotation: all 3 queued; after a decode the old reference is re-queued
+    bufs = [bytearray(WIDTH * HEIGHT * 3 // 2) for _ in range(3)]
+    queue, ref = [0, 1, 2], None
+    for k, f in enumerate(frames):
+        i = queue.pop(0)
+        refv = None if f.header.is_i_frame else frame_views(bufs[ref], fourcc, WIDTH, HEIGHT)
+        decode_frame(f.payload, WIDTH, HEIGHT, f.header.flags, frame_views(bufs[i], fourcc, WIDTH, HEIGHT), refv)
+        if ref is not None:
+            queue.append(ref)
+        ref = i
+        assert got[k].pixelformat == fourcc
+        assert got[k].data == bytes(bufs[i]), f"frame {k}"
+        if k != 3:
+            have = frame_views(got[k].data, fourcc, WIDTH, HEIGHT)
+            want = frame_views(our_decoded[k], v.V4L2_PIX_FMT_YUV420, WIDTH, HEIGHT)
+            for p in range(3):
+                assert np.array_equal(have[p], want[p]), (k, p)
