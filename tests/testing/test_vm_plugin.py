@@ -34,7 +34,8 @@ if mode == "panic-once" and not os.path.exists(os.environ["FAKE_VNG_LOG"] + ".pa
     open(os.environ["FAKE_VNG_LOG"] + ".panicked", "w").close()
     print("Kernel panic - not syncing: IO-APIC + timer doesn't work!")
     sys.exit(255)
-subprocess.run(args[args.index("--exec") + 1], shell=True)
+# a guest starts with an empty environment: only what the guest script exports (+ our test log)
+subprocess.run(args[args.index("--exec") + 1], shell=True, env={"RUN_LOG": os.environ["RUN_LOG"]})
 sys.exit(255)   # like the real vng here: the guest's status only comes back through files
 """
 
@@ -109,6 +110,17 @@ def test_groups_by_cmdline_one_boot_each(pytester: pytest.Pytester, fake_env: di
         "SKIPPED*needs kernel command line 'foo.bar=1'*",
     ])
     result.assert_outcomes(passed=4, skipped=1)
+
+
+def test_ci_is_forwarded_to_the_guest(
+    pytester: pytest.Pytester, fake_env: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(test_one=(
+        "import os, pytest\n@pytest.mark.vm\ndef test_x():\n"
+        "    assert os.environ.get('CI') == 'yes-ci' and os.environ['PYV4L2REQ_IN_VM'] == '1'\n"))
+    monkeypatch.setenv("CI", "yes-ci")
+    result = pytester.runpytest_subprocess(f"--vm-kernel={fake_env['kernel']}")
+    result.assert_outcomes(passed=1)
 
 
 def test_vm_only_and_no_vm(pytester: pytest.Pytester, fake_env: dict) -> None:
