@@ -88,7 +88,7 @@ def resolve_device(device: str) -> str:
     raise SystemExit(f"no stateless decoder with driver {device!r}")
 
 
-def run_one(vec: Vector, device: str, check: str = "md5") -> Result:
+def run_one(vec: Vector, device: str, check: str = "md5", decode_mode: str = "auto") -> Result:
     from pyv4l2req import Decoder
     from pyv4l2req.errors import PyV4L2ReqError, UnsupportedStream
 
@@ -97,7 +97,7 @@ def run_one(vec: Vector, device: str, check: str = "md5") -> Result:
     frames = corrupt = 0
     mismatch = ""
     try:
-        with Decoder(device=device) as dec:
+        with Decoder(device=device, decode_mode=decode_mode) as dec:
             for frame in dec.decode(str(vec.path)):
                 whole.update(frame.to_bytes("i420"))
                 if vec.frame_md5s is not None:
@@ -126,13 +126,14 @@ def run_one(vec: Vector, device: str, check: str = "md5") -> Result:
     return Result(vec.name, vec.suite, "PASS" if ok else "FAIL", frames, corrupt, dt, detail)
 
 
-def to_markdown(results: list[Result], device: str, check: str = "md5") -> str:
+def to_markdown(results: list[Result], device: str, check: str = "md5", decode_mode: str = "auto") -> str:
     oracle = ("fluster's md5 of the whole I420 output (JVT suites), per-frame NV12 md5s (cros-codecs)"
               if check == "md5" else "every frame comes back (as many as FFmpeg outputs), no errno, no error flag")
     lines = [
-        f"## Device `{device}`, check `{check}`",
+        f"## Device `{device}`, decode mode `{decode_mode}`, check `{check}`",
         "",
-        f"Produced by `python3 tools/conformance.py --device {device} --check {check} --markdown FILE`.",
+        f"Produced by `python3 tools/conformance.py --device {device} --decode-mode {decode_mode} "
+        f"--check {check} --markdown FILE`.",
         f"Oracle: {oracle}.",
         "",
     ]
@@ -153,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", action="append", help="vector name (repeatable)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--markdown", type=Path, help="write a Markdown table here")
+    ap.add_argument("--decode-mode", choices=["auto", "frame", "slice"], default="auto")
     ap.add_argument("--check", choices=["md5", "frames"], default="md5",
                     help="md5: pixels against the reference (default); frames: every frame back, no error")
     args = ap.parse_args(argv)
@@ -164,13 +166,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as ex:
         device = resolve_device(args.device)
-        results = list(ex.map(run_one, vectors, [device] * len(vectors), [args.check] * len(vectors)))
+        n = len(vectors)
+        results = list(ex.map(run_one, vectors, [device] * n, [args.check] * n, [args.decode_mode] * n))
     for r in results:
         print(f"{r.status:12s} {r.suite:12s} {r.name:24s} {r.frames:5d} frames {r.seconds:6.1f}s {r.detail}")
     npass = sum(r.status == "PASS" for r in results)
     print(f"{npass}/{len(results)} pass")
     if args.markdown:
-        args.markdown.write_text(to_markdown(results, args.device, args.check) + "\n")
+        args.markdown.write_text(to_markdown(results, args.device, args.check, args.decode_mode) + "\n")
     return 0 if all(r.status in ("PASS", "UNSUPPORTED") for r in results) else 1
 
 
