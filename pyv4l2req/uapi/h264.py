@@ -21,7 +21,7 @@ from typing import Any
 from construct import Array, Int8sl, Int8ul, Int16sl, Int16ul, Int32sl, Int32ul, Int64ul, Struct
 
 from . import controls as _cid
-from .layout import FastStruct, fast, pack, register, unpack  # noqa: F401  (pack/unpack: public API here)
+from .layout import FastStruct, PackCache, fast, pack, register, unpack  # noqa: F401  (pack/unpack/PackCache: public API here)
 
 # --------------------------------------------------------------------------- constants
 V4L2_H264_SPS_CONSTRAINT_SET0_FLAG = 0x01

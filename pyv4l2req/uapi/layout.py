@@ -15,6 +15,7 @@ Two jobs, both driven by the one declaration of each struct (no second copy of a
 
 from __future__ import annotations
 
+import copy as _copy
 import ctypes
 import struct as _struct
 from typing import Any, Callable, Iterator
@@ -57,6 +58,11 @@ def _format(con: Any, order: list[str]) -> tuple[str, int]:
             total += n
         return "".join(parts), total
     raise TypeError(f"unsupported construct {type(con).__name__} in a uapi struct")
+
+
+def _is_flat_struct(con: Any) -> bool:
+    """A struct whose members are all scalars (v4l2_h264_reference)."""
+    return isinstance(con, _c.Struct) and all(_is_scalar(sub) for _name, sub in _fields(con))
 
 
 def _default(con: Any) -> Any:
@@ -122,6 +128,26 @@ class _Gen:
                     f"{ind}else:",
                     *("    " + line for line in L[-4:]),
                 ]
+            elif _is_flat_struct(con.subcon):
+                # Array of small structs (ref_pic_list0/1): the same dict object often fills
+                # many entries (unused entries of a reference list), so an element that *is*
+                # the previous one reuses its values (same object = same values and same key
+                # check) instead of being looked up again (~3x fewer instructions per list).
+                e, prev, vals = self.var("e"), self.var("p"), self.var("t")
+                L.append(f"{ind}{prev} = _NOTHING")
+                L.append(f"{ind}for {e} in {var}:")
+                L.append(f"{ind}    if {e} is {prev}:")
+                L.append(f"{ind}        ex({vals})")
+                L.append(f"{ind}        continue")
+                keys = self.const(frozenset(name for name, _ in _fields(con.subcon)))
+                L.append(f"{ind}    if not {keys}.issuperset({e}): _unknown({path + '[]'!r}, {e}, {keys})")
+                g = self.var("g")
+                L.append(f"{ind}    {g} = {e}.get")
+                items = ", ".join(f"{g}({name!r}, 0)" for name, _ in _fields(con.subcon))
+                L.append(f"{ind}    {vals} = ({items},)")
+                L.append(f"{ind}    ex({vals})")
+                L.append(f"{ind}    {prev} = {e}")
+                L.append(f"{ind}if {k} < {n}: ex(_Z[:({n} - {k}) * {len(_fields(con.subcon))}])")
             else:
                 # the given elements, then zeros for the missing ones in one slice
                 _fmt, per = _format(con.subcon, [])
@@ -221,6 +247,7 @@ class FastStruct:
             "_error": _struct.error,
             "_Z": (0,) * 65536,
             "_too_long": _too_long,
+            "_NOTHING": object(),  # "no previous element" (None is an element, a wrong one)
             "_unknown": _unknown,
             **g.consts,
             "_fail": self._fail,
@@ -348,6 +375,32 @@ def pack(struct: Any, values: dict) -> bytes:
     """
     f = _FAST.get(id(struct)) or fast(struct)
     return f.pack(values)
+
+
+class PackCache:
+    """:func:`pack` for control values that rarely change (SPS, PPS, scaling matrix: per
+    sequence, not per picture).
+
+    The bytes of the last value packed for each struct are kept with a copy of that value; a
+    value equal to it (``==``, so ``1`` and ``True`` count as equal, as they pack the same) is
+    not packed again. Comparing the SPS dict costs ~8x less than packing its 1048 bytes.
+    Values that change every picture (decode params, slice params) should use :func:`pack`.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[int, tuple[Any, bytes]] = {}
+
+    def pack(self, struct: Any, values: dict) -> bytes:
+        """Same result as ``pack(struct, values)``."""
+        last = self._last.get(id(struct))
+        if last is not None and last[0] == values:
+            return last[1]
+        data = pack(struct, values)  # registers the struct: its id stays unique (_KEEP)
+        self._last[id(struct)] = (_copy.deepcopy(values), data)
+        return data
+
+    def clear(self) -> None:
+        self._last.clear()
 
 
 def unpack(struct: Any, data: bytes) -> dict:
