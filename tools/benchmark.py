@@ -74,11 +74,14 @@ def bench_codec(au_bytes: list[bytes]) -> dict[str, float]:
     from pyv4l2req.codec.h264.nal import AccessUnitSplitter
     from pyv4l2req.uapi import h264 as uh264
 
+    # like the pipeline (DeviceSession.submit): the per-sequence controls go through a
+    # PackCache (packed again only when their value changes), the others are packed every time
+    per_sequence = uh264.PackCache()
     packers = {
-        "sps": uh264.v4l2_ctrl_h264_sps,
-        "pps": uh264.v4l2_ctrl_h264_pps,
-        "scaling_matrix": uh264.v4l2_ctrl_h264_scaling_matrix,
-        "decode_params": uh264.v4l2_ctrl_h264_decode_params,
+        "sps": (per_sequence.pack, uh264.v4l2_ctrl_h264_sps),
+        "pps": (per_sequence.pack, uh264.v4l2_ctrl_h264_pps),
+        "scaling_matrix": (per_sequence.pack, uh264.v4l2_ctrl_h264_scaling_matrix),
+        "decode_params": (uh264.pack, uh264.v4l2_ctrl_h264_decode_params),
     }
     sp = AccessUnitSplitter()
     dec = h264dec.H264Decoder()
@@ -90,9 +93,9 @@ def bench_codec(au_bytes: list[bytes]) -> dict[str, float]:
         for au in aus:
             for ev in dec.decode_access_unit(au, ts):
                 if isinstance(ev, h264dec.PictureDecode):
-                    for key, st in packers.items():
+                    for key, (pack, st) in packers.items():
                         if ev.controls.get(key) is not None:
-                            uh264.pack(st, ev.controls[key])
+                            pack(st, ev.controls[key])
                     for s in ev.slices:
                         uh264.pack(uh264.v4l2_ctrl_h264_slice_params, s.slice_params)
                         if s.pred_weights is not None:

@@ -115,6 +115,7 @@ class DeviceSession:
         self._corrupt: set[int] = set()
         self._refs: dict[int, tuple[int, ...]] = {}
         self._cap_queued = 0
+        self._pack_cache = uh264.PackCache()
         self.cap_format = None
         #: CAPTURE buffers that could not be re-queued (index, error): out of the rotation
         self.lost_capture_buffers: list[tuple[int, str]] = []
@@ -215,7 +216,10 @@ class DeviceSession:
     def submit(self, pic: "h264dec.PictureDecode") -> int:
         """Queue the requests of one picture; returns how many were queued."""
         ctrl = pic.controls
-        sps = uh264.pack(uh264.v4l2_ctrl_h264_sps, ctrl["sps"])
+        # SPS/PPS/scaling matrix change per sequence, not per picture: packed again only
+        # when their value changes
+        pack_once = self._pack_cache.pack
+        sps = pack_once(uh264.v4l2_ctrl_h264_sps, ctrl["sps"])
         if self._pending_seq is not None:
             self._setup(self._pending_seq, sps)
             self._pending_seq = None
@@ -223,12 +227,12 @@ class DeviceSession:
             raise DecodeError("picture before any sequence start")
         common = [
             (C.V4L2_CID_STATELESS_H264_SPS, sps),
-            (C.V4L2_CID_STATELESS_H264_PPS, uh264.pack(uh264.v4l2_ctrl_h264_pps, ctrl["pps"])),
+            (C.V4L2_CID_STATELESS_H264_PPS, pack_once(uh264.v4l2_ctrl_h264_pps, ctrl["pps"])),
             (C.V4L2_CID_STATELESS_H264_DECODE_PARAMS, uh264.pack(uh264.v4l2_ctrl_h264_decode_params, ctrl["decode_params"])),
         ]
         if ctrl.get("scaling_matrix") is not None:
             common.append((C.V4L2_CID_STATELESS_H264_SCALING_MATRIX,
-                           uh264.pack(uh264.v4l2_ctrl_h264_scaling_matrix, ctrl["scaling_matrix"])))
+                           pack_once(uh264.v4l2_ctrl_h264_scaling_matrix, ctrl["scaling_matrix"])))
         self._refs[pic.timestamp_ns] = tuple(pic.reference_timestamps)
         hold_picture = bool(pic.is_first_field) and self.dev.supports_hold
         prefix = ANNEXB_START if self.annexb else b""

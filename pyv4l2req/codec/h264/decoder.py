@@ -75,6 +75,9 @@ class SliceJob:
 
 @dataclass
 class PictureDecode:
+    """One picture to decode. The "sps", "pps" and "scaling_matrix" dicts of ``controls`` are
+    shared by every picture decoded with the same parameter sets: treat them as read-only."""
+
     timestamp_ns: int
     controls: dict                  # "sps", "pps", "scaling_matrix" (or None), "decode_params"
     slices: list[SliceJob]
@@ -212,6 +215,7 @@ class H264Decoder:
         self._poc = PocState()
         self._seq_key: tuple | None = None
         self._sps: object | None = None
+        self._ps_controls: dict[tuple[int, int], tuple[object, object, tuple]] = {}
         self._started = False
         self._prev_ref_frame_num = 0
         self._first_field: _FirstField | None = None
@@ -375,10 +379,11 @@ class H264Decoder:
             if is_ref:
                 self._prev_ref_frame_num = frame_num
             return events
+        sps_ctl, pps_ctl, matrix_ctl = self._parameter_set_controls(sps, pps)
         controls = {
-            "sps": ctl.sps_control(sps),
-            "pps": ctl.pps_control(pps, sps),
-            "scaling_matrix": ctl.scaling_matrix_control(sps, pps),
+            "sps": sps_ctl,
+            "pps": pps_ctl,
+            "scaling_matrix": matrix_ctl,
             "decode_params": ctl.decode_params_control(
                 sh0, nal_ref_idc, idr, store.top_field_order_cnt, store.bottom_field_order_cnt,
                 dpb, [s.header.slice_type for s in slices], second_field=is_second),
@@ -443,6 +448,24 @@ class H264Decoder:
         self._out.enforce_reorder()
         events += self._take_events()
         return events
+
+    def _parameter_set_controls(self, sps: object, pps: object) -> tuple[dict, dict, dict | None]:
+        """SPS, PPS and scaling matrix control values, built once per (SPS, PPS) pair.
+
+        They depend on the parameter set objects only, and those are never modified once
+        parsed (:class:`~.paramsets.ParameterSets` makes a new object for new content), so
+        the dicts are built at the first picture that uses the pair and then shared by every
+        picture using it (a per-sequence cost instead of a per-picture one).
+        """
+        cached = self._ps_controls.get((id(sps), id(pps)))
+        if cached is not None and cached[0] is sps and cached[1] is pps:
+            return cached[2]
+        if len(self._ps_controls) >= 64:  # many PPS ids / SPS changes: start over
+            self._ps_controls.clear()
+        values = (ctl.sps_control(sps), ctl.pps_control(pps, sps), ctl.scaling_matrix_control(sps, pps))
+        # the objects are kept with their dicts, so that their ids stay unique while cached
+        self._ps_controls[(id(sps), id(pps))] = (sps, pps, values)
+        return values
 
     def _fill_frame_num_gap(self, sps: object, frame_num: int) -> None:
         """8.2.5.2: "non-existing" short-term frames for the missing frame_num values.
