@@ -21,7 +21,7 @@ from dataclasses import field as dc_field
 
 from ..uapi import videodev2 as v
 
-__all__ = ["Buffer", "Plane", "Queue", "Format", "fill_pixfmt", "PAGE_SIZE", "DST_QUEUE_OFF_BASE"]
+__all__ = ["Buffer", "Plane", "Queue", "Format", "fill_pixfmt", "chroma_subsampling", "PAGE_SIZE", "DST_QUEUE_OFF_BASE"]
 
 PAGE_SIZE = _mmap.PAGESIZE
 DST_QUEUE_OFF_BASE = 1 << 30      # v4l2-mem2mem.c: mmap cookies of the CAPTURE queue
@@ -53,6 +53,12 @@ _RAW_FORMATS: dict[int, tuple[tuple[int, ...], int, int]] = {
     v.V4L2_PIX_FMT_GREY: ((1,), 1, 1),
     v.V4L2_PIX_FMT_P010: ((2, 4), 2, 2),
 }
+
+
+def chroma_subsampling(fourcc: int) -> tuple[int, int]:
+    """(horizontal, vertical) chroma subsampling of a raw format (4:2:0 when unknown)."""
+    _, hdiv, vdiv = _RAW_FORMATS.get(fourcc, ((1, 1, 1), 2, 2))
+    return hdiv, vdiv
 
 
 def fill_pixfmt(fourcc: int, width: int, height: int) -> tuple[int, int]:
@@ -305,6 +311,7 @@ class Queue:
     done: deque = dc_field(default_factory=deque)    # DONE/ERROR buffers awaiting DQBUF
     sequence: int = 0
     last_buffer_dequeued: bool = False
+    max_buffers: int = VB2_MAX_FRAME   # q->max_num_buffers (CREATE_BUFS reports it)
 
     @property
     def is_output(self) -> bool:
@@ -332,7 +339,7 @@ class Queue:
 
     def allocate(self, count: int, sizes: list[int], memory: int = v.V4L2_MEMORY_MMAP) -> int:
         """Add *count* buffers with planes of *sizes*; returns how many were added."""
-        count = max(0, min(count, VB2_MAX_FRAME - len(self.bufs)))
+        count = max(0, min(count, self.max_buffers - len(self.bufs)))
         kind = "out" if self.is_output else "cap"
         for _ in range(count):
             index = len(self.bufs)

@@ -61,6 +61,13 @@ class DeviceSpec:
     default_size: tuple[int, int] | None = None   # initial coded size (None: the minimum)
     events: tuple[int, ...] = ()   # event types besides V4L2_EVENT_CTRL
     default_frmsize: tuple[int, int, int, int, int, int] = (64, 4096, 1, 64, 2304, 1)
+    #: vicodec: OUTPUT sizeimage is always width * height * this (pixfmt_stateless_fwht), whatever
+    #: was asked; 0: visl's rule (the asked sizeimage, or max(256 KiB, width * height * 3) for 0)
+    coded_sizeimage_mult: int = 0
+    #: vicodec: CAPTURE width/height rounded up to 8 * the chroma subsampling (vic_round_dim);
+    #: False: visl's v4l2_apply_frmsize_constraints with the coded format's frmsize
+    capture_round_by_subsampling: bool = False
+    max_buffers: tuple[int, int] = (32, 32)   # q->max_num_buffers of (OUTPUT, CAPTURE)
 
     @property
     def video_path(self) -> str:
@@ -77,11 +84,13 @@ class DeviceSpec:
 
 DEVICES: tuple[DeviceSpec, ...] = (
     DeviceSpec(0, "emulated-h264", "pyv4l2req.emulated.h264_model:H264Model", "h264",
-               requires_requests=False, supports_hold=True, decoder_cmd=True, selection=False),
+               requires_requests=False, supports_hold=True, decoder_cmd=True, selection=False,
+               default_size=(640, 360)),   # visl's initial coded size (its first coded format, FWHT)
     DeviceSpec(1, "emulated-fwht", "pyv4l2req.emulated.fwht_model:FwhtModel", "fwht",
                requires_requests=True, supports_hold=False, decoder_cmd=False, selection=True, fmt_busy="own",
                derive_capture=False, default_size=(1280, 720),
-               default_frmsize=(640, 4096, 8, 360, 2160, 8)),
+               default_frmsize=(640, 4096, 8, 360, 2160, 8), coded_sizeimage_mult=4,
+               capture_round_by_subsampling=True, max_buffers=(32, 64)),
 )
 
 

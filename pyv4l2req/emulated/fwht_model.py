@@ -62,7 +62,7 @@ class FwhtModel:
 
     def __init__(self) -> None:
         self.controls: list[ControlSpec] = [
-            ControlSpec(V4L2_CID_MPEG_VIDEO_GOP_SIZE, "GOP Size", _v.V4L2_CTRL_TYPE_INTEGER,
+            ControlSpec(V4L2_CID_MPEG_VIDEO_GOP_SIZE, "Video GOP Size", _v.V4L2_CTRL_TYPE_INTEGER,
                         minimum=1, maximum=16, default=10),
             ControlSpec(V4L2_CID_FWHT_I_FRAME_QP, "FWHT I-Frame QP Value", _v.V4L2_CTRL_TYPE_INTEGER,
                         minimum=1, maximum=31, default=20),

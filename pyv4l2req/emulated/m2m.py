@@ -32,8 +32,13 @@ __all__ = ["DecoderContext"]
 OUT = v.V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE
 CAP = v.V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE
 MIN_CODED_SZ = 1024 * 256
+V4L2_BUF_CAP_SUPPORTS_MAX_NUM_BUFFERS = 1 << 7   # videodev2.h (Linux >= 6.8), not in our uapi yet
 _FRAME_FLAGS = v.V4L2_BUF_FLAG_KEYFRAME | v.V4L2_BUF_FLAG_PFRAME | v.V4L2_BUF_FLAG_BFRAME
 _USER_FLAGS = _FRAME_FLAGS | v.V4L2_BUF_FLAG_TIMECODE | v.V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF
+
+
+def _round_up(n: int, align: int) -> int:
+    return (n + align - 1) // align * align
 
 
 def timeval_to_ns(tv: v.v4l2_timeval) -> int:
@@ -53,10 +58,11 @@ class DecoderContext:
         self.ctrls = ControlHandler(list(model.controls))
         fs = spec.frmsize(model)
         w, h = spec.default_size or (fs[0], fs[3])
-        out_fmt = Format(model.output_fourcc, w, h, [0], [w * h * 8])
+        out_fmt = Format(model.output_fourcc, w, h, [0], [w * h * (spec.coded_sizeimage_mult or 8)])
         self.out = Queue(OUT, out_fmt, supports_requests=True, requires_requests=spec.requires_requests,
-                         supports_hold=spec.supports_hold)
-        self.cap = Queue(CAP, self._capture_format(model.capture_fourccs[0], w, h))
+                         supports_hold=spec.supports_hold, max_buffers=spec.max_buffers[0])
+        self.cap = Queue(CAP, self._capture_format(model.capture_fourccs[0], w, h),
+                         max_buffers=spec.max_buffers[1])
         self.events = EventQueue(self.ctrls, spec.events)
 
     # ------------------------------------------------------------------ helpers
@@ -94,7 +100,8 @@ class DecoderContext:
         cap.card = self.spec.driver.encode()
         cap.bus_info = f"platform:{self.spec.driver}".encode()
         cap.version = KERNEL_VERSION
-        cap.device_caps = v.V4L2_CAP_STREAMING | v.V4L2_CAP_VIDEO_M2M_MPLANE
+        # the V4L2 core (v4l_querycap) always adds V4L2_CAP_EXT_PIX_FORMAT
+        cap.device_caps = v.V4L2_CAP_STREAMING | v.V4L2_CAP_VIDEO_M2M_MPLANE | v.V4L2_CAP_EXT_PIX_FORMAT
         cap.capabilities = cap.device_caps | v.V4L2_CAP_DEVICE_CAPS
 
     def enum_fmt(self, f: v.v4l2_fmtdesc) -> None:
@@ -129,13 +136,19 @@ class DecoderContext:
         p = f.fmt.pix_mp
         if f.type == OUT:
             w, h = self._clamp_size(p.width, p.height)
-            size = p.plane_fmt[0].sizeimage or max(MIN_CODED_SZ, w * h * 3)
+            if self.spec.coded_sizeimage_mult:   # vicodec: recomputed from the size, always
+                size = w * h * self.spec.coded_sizeimage_mult
+            else:                                # visl_try_fmt_vid_out
+                size = p.plane_fmt[0].sizeimage or max(MIN_CODED_SZ, w * h * 3)
             fmt = Format(self.model.output_fourcc, w, h, [0], [size],
                          colorspace=p.colorspace, ycbcr_enc=p.ycbcr_enc,
                          quantization=p.quantization, xfer_func=p.xfer_func)
         elif f.type == CAP:
             fourcc = p.pixelformat if p.pixelformat in self.model.capture_fourccs else self.model.capture_fourccs[0]
             w, h = self._clamp_size(p.width, p.height)
+            if self.spec.capture_round_by_subsampling:   # vicodec: vic_round_dim(dim, chroma div)
+                hdiv, vdiv = B.chroma_subsampling(fourcc)
+                w, h = _round_up(w, 8 * hdiv), _round_up(h, 8 * vdiv)
             fmt = self._capture_format(fourcc, w, h)
             fmt.colorspace = self.cap.fmt.colorspace
         else:
@@ -174,7 +187,10 @@ class DecoderContext:
     # ------------------------------------------------------------------ buffers
     def reqbufs(self, r: v.v4l2_requestbuffers) -> None:
         q = self.queue(r.type)
+        r.capabilities = q.caps()    # vb2_reqbufs fills them even when it fails
+        r.flags = 0
         if r.memory not in (v.V4L2_MEMORY_MMAP, v.V4L2_MEMORY_DMABUF):
+            # USERPTR (which vicodec has) is not emulated, and not advertised in capabilities
             raise KernelError(_errno.EINVAL, f"REQBUFS: memory {r.memory} is not supported (MMAP, DMABUF)")
         if q.streaming:
             raise KernelError(_errno.EBUSY, "REQBUFS: queue is streaming")
@@ -191,8 +207,11 @@ class DecoderContext:
 
     def create_bufs(self, c: v.v4l2_create_buffers) -> None:
         q = self.queue(c.format.type)
-        c.capabilities = q.caps()
+        # vb2_create_bufs (Linux >= 6.8) also reports the queue's max_num_buffers, the first
+        # __u32 after flags (our ctypes struct still calls it reserved[0])
+        c.capabilities = q.caps() | V4L2_BUF_CAP_SUPPORTS_MAX_NUM_BUFFERS
         c.flags = 0
+        c.reserved[0] = q.max_buffers
         if c.memory not in (v.V4L2_MEMORY_MMAP, v.V4L2_MEMORY_DMABUF):
             raise KernelError(_errno.EINVAL, f"CREATE_BUFS: memory {c.memory} is not supported")
         if q.bufs and q.memory != c.memory:
@@ -210,7 +229,7 @@ class DecoderContext:
         q.memory = c.memory
         c.count = q.allocate(c.count, sizes, c.memory)
         if c.count == 0:
-            raise KernelError(_errno.ENOBUFS, "CREATE_BUFS: the queue already has 32 buffers")
+            raise KernelError(_errno.ENOBUFS, f"CREATE_BUFS: the queue already has {q.max_buffers} buffers")
 
     def _buffer(self, b: Any, q: Queue, what: str) -> Buffer:
         if b.index >= len(q.bufs):
@@ -323,14 +342,22 @@ class DecoderContext:
                 raise KernelError(_errno.EBUSY, f"QBUF: {req.describe()} is not idle")
         if buf.state not in (B.DEQUEUED,):
             raise KernelError(_errno.EINVAL, f"QBUF: buffer {buf.index} is {buf.state}")
+        if req is None:
+            # buf_prepare (visl_buf_prepare, vicodec_buf_prepare) at QBUF; a buffer bound to a
+            # request is prepared when the request is queued (MEDIA_REQUEST_IOC_QUEUE)
+            sizes = [size for _, size in imports] or [p.length for p in buf.planes]
+            for i, (size, need) in enumerate(zip(sizes, q.fmt.sizeimage)):
+                if size < need:
+                    raise KernelError(_errno.EINVAL, f"QBUF: plane {i} size {size} < sizeimage {need} "
+                                                     "of the current format")
         # accepted: store metadata (vb2_fill_vb2_v4l2_buffer + copy_timestamp)
         for p, (fd, size) in zip(buf.planes, imports):
             try:
                 p.import_dmabuf(fd, size)
             except OSError as e:
                 raise KernelError(_errno.EINVAL, f"QBUF: cannot map dmabuf fd {fd}: {e}") from None
-        if not q.is_output:
-            used = [(p.length, 0) for p in buf.planes]   # buf_prepare: payload = sizeimage
+        if not q.is_output:   # buf_prepare: payload = the format's sizeimage
+            used = [(min(p.length, need), 0) for p, need in zip(buf.planes, q.fmt.sizeimage)]
         if req is not None:
             buf.pending = used                           # prepared when the request is queued
         else:
@@ -542,8 +569,8 @@ class DecoderContext:
         self.out.sequence += 1
         dst.sequence = self.cap.sequence
         self.cap.sequence += 1
-        for p in dst.planes:
-            p.bytesused = p.length
+        for p, need in zip(dst.planes, self.cap.fmt.sizeimage):   # payload: the format's sizeimage
+            p.bytesused = min(p.length, need)
         dst.decoded = True
         dst.held = holds
         if not holds:

@@ -180,7 +180,7 @@ def test_events_profile_source_change_and_eos(stub_models):
     try:
         for t in (v.V4L2_EVENT_SOURCE_CHANGE, v.V4L2_EVENT_EOS):
             d.ioctl(v.VIDIOC_SUBSCRIBE_EVENT, v.v4l2_event_subscription(type=t))
-        d.fmt(OUT, v.V4L2_PIX_FMT_H264_SLICE, 64, 64)      # the default size: no event
+        d.fmt(OUT, v.V4L2_PIX_FMT_H264_SLICE, 640, 360)    # the default size (as visl's): no event
         d.fmt(OUT, v.V4L2_PIX_FMT_H264_SLICE, 128, 128)
         d.fmt(OUT, v.V4L2_PIX_FMT_H264_SLICE, 128, 128)    # same size: no second event
         d.ioctl(v.VIDIOC_DECODER_CMD, v.v4l2_decoder_cmd(cmd=v.V4L2_DEC_CMD_FLUSH))

@@ -141,7 +141,7 @@ def test_formats_and_sizes(backend):
         cap = v.v4l2_capability()
         d.ioctl(v.VIDIOC_QUERYCAP, cap)
         assert cap.driver == b"emulated-h264" and cap.bus_info == b"platform:emulated-h264"
-        assert cap.device_caps == v.V4L2_CAP_STREAMING | v.V4L2_CAP_VIDEO_M2M_MPLANE
+        assert cap.device_caps == 0x4204000   # visl: STREAMING | EXT_PIX_FORMAT | VIDEO_M2M_MPLANE
         assert cap.capabilities == cap.device_caps | v.V4L2_CAP_DEVICE_CAPS
         fs = v.v4l2_frmsizeenum(pixel_format=v.V4L2_PIX_FMT_H264_SLICE)
         d.ioctl(v.VIDIOC_ENUM_FRAMESIZES, fs)
