@@ -26,6 +26,7 @@ __all__ = ["Buffer", "Plane", "Queue", "Format", "fill_pixfmt", "chroma_subsampl
 PAGE_SIZE = _mmap.PAGESIZE
 DST_QUEUE_OFF_BASE = 1 << 30      # v4l2-mem2mem.c: mmap cookies of the CAPTURE queue
 VB2_MAX_FRAME = 32
+V4L2_PIX_FMT_PRIV_MAGIC = 0xFEEDCAFE
 PLANE_INDEX_BITS = 3
 
 DEQUEUED = "dequeued"
@@ -94,6 +95,14 @@ class Format:
         return len(self.sizeimage)
 
     def to_struct(self, f: v.v4l2_format) -> None:
+        if not v.V4L2_TYPE_IS_MULTIPLANAR(f.type):   # v4l2_pix_format (one plane)
+            s = f.fmt.pix
+            s.width, s.height, s.pixelformat, s.field = self.width, self.height, self.pixelformat, self.field
+            s.bytesperline, s.sizeimage = self.bytesperline[0], self.sizeimage[0]
+            s.colorspace, s.flags = self.colorspace, self.flags
+            s.priv = V4L2_PIX_FMT_PRIV_MAGIC     # set by the V4L2 core (v4l_g_fmt / v4l_s_fmt)
+            s.ycbcr_enc, s.quantization, s.xfer_func = self.ycbcr_enc, self.quantization, self.xfer_func
+            return
         p = f.fmt.pix_mp
         p.width, p.height, p.pixelformat = self.width, self.height, self.pixelformat
         p.field, p.colorspace = self.field, self.colorspace

@@ -5,7 +5,9 @@ _CAPTURE_BUF, requests optional on OUTPUT, stateless FLUSH), model
 ``pyv4l2req.emulated.h264_model.H264Model``. ``/dev/media1`` + ``/dev/video1``: stateless
 FWHT decoder "emulated-fwht" (like vicodec's stateless-decoder: requests required, the
 FWHT_PARAMS control required in each request, no decoder commands), model
-``pyv4l2req.emulated.fwht_model.FwhtModel``. Both are multiplanar.
+``pyv4l2req.emulated.fwht_model.FwhtModel``. Both are multiplanar; with
+``EmulatedBackend(single_planar=True)`` the FWHT one uses the single-planar API (as vicodec does
+by default).
 
 Every fd is real: eventfds stand for video, media and request files, memfds for buffer
 memory, EXPBUF returns a dup of a memfd. ``ioctl`` works on the real ctypes structs of
@@ -68,6 +70,7 @@ class DeviceSpec:
     #: False: visl's v4l2_apply_frmsize_constraints with the coded format's frmsize
     capture_round_by_subsampling: bool = False
     max_buffers: tuple[int, int] = (32, 32)   # q->max_num_buffers of (OUTPUT, CAPTURE)
+    single_planar: bool = False    # single-planar API (vicodec without multiplanar=1)
 
     @property
     def video_path(self) -> str:
@@ -151,11 +154,15 @@ class EmulatedBackend:
     name = "emulated"
 
     def __init__(self, *, profile: str = "visl", faults: FaultPlan | None = None,
-                 models: dict[str, Callable[[], CodecModel]] | None = None) -> None:
+                 models: dict[str, Callable[[], CodecModel]] | None = None, single_planar: bool = False) -> None:
+        """*single_planar*: the FWHT decoder uses the single-planar API (V4L2_CAP_VIDEO_M2M,
+        V4L2_BUF_TYPE_VIDEO_OUTPUT / _CAPTURE) like vicodec does by default; the H.264 one is
+        always multiplanar like visl."""
         if profile not in PROFILES:
             raise ValueError(f"unknown emulated device profile {profile!r} (one of {sorted(PROFILES)})")
         self.profile = profile
-        self.devices = PROFILES[profile]
+        self.devices = tuple(dataclasses.replace(d, single_planar=True) if single_planar and d.codec == "fwht"
+                             else d for d in PROFILES[profile])
         self.faults = faults if faults is not None else FaultPlan()
         self.stats = Stats()
         self.model_errors: list[BaseException] = []   # exceptions raised by CodecModel.decode

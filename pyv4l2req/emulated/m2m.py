@@ -45,6 +45,22 @@ def timeval_to_ns(tv: v.v4l2_timeval) -> int:
     return tv.tv_sec * 1_000_000_000 + tv.tv_usec * 1000
 
 
+class _SinglePlane:
+    """The plane fields of a single-planar ``v4l2_buffer`` seen as a ``v4l2_plane``
+    (``bytesused``, ``length``, ``m.mem_offset`` = ``m.offset``, ``m.fd``; no data_offset)."""
+
+    data_offset = 0
+
+    def __init__(self, b: v.v4l2_buffer) -> None:
+        self._b = b
+        self.m = self
+
+    bytesused = property(lambda self: self._b.bytesused)
+    length = property(lambda self: self._b.length)
+    mem_offset = property(lambda self: self._b.m.offset)
+    fd = property(lambda self: self._b.m.fd)
+
+
 class DecoderContext:
     """The state behind one open fd of /dev/videoN."""
 
@@ -59,19 +75,27 @@ class DecoderContext:
         fs = spec.frmsize(model)
         w, h = spec.default_size or (fs[0], fs[3])
         out_fmt = Format(model.output_fourcc, w, h, [0], [w * h * (spec.coded_sizeimage_mult or 8)])
-        self.out = Queue(OUT, out_fmt, supports_requests=True, requires_requests=spec.requires_requests,
+        out_t, cap_t = (v.V4L2_BUF_TYPE_VIDEO_OUTPUT, v.V4L2_BUF_TYPE_VIDEO_CAPTURE) if spec.single_planar \
+            else (OUT, CAP)
+        self.out = Queue(out_t, out_fmt, supports_requests=True, requires_requests=spec.requires_requests,
                          supports_hold=spec.supports_hold, max_buffers=spec.max_buffers[0])
-        self.cap = Queue(CAP, self._capture_format(model.capture_fourccs[0], w, h),
+        self.cap = Queue(cap_t, self._capture_format(model.capture_fourccs[0], w, h),
                          max_buffers=spec.max_buffers[1])
         self.events = EventQueue(self.ctrls, spec.events)
 
     # ------------------------------------------------------------------ helpers
+    @property
+    def mplane(self) -> bool:
+        """The multi-planar API (else the single-planar one, ``spec.single_planar``)."""
+        return not self.spec.single_planar
+
     def queue(self, buf_type: int) -> Queue:
-        if buf_type == OUT:
+        if buf_type == self.out.type:
             return self.out
-        if buf_type == CAP:
+        if buf_type == self.cap.type:
             return self.cap
-        raise KernelError(_errno.EINVAL, f"buffer type {buf_type} is not supported (multiplanar only)")
+        raise KernelError(_errno.EINVAL, f"buffer type {buf_type} is not supported by this "
+                                         f"{'multi' if self.mplane else 'single'}-planar device")
 
     def _capture_format(self, fourcc: int, width: int, height: int) -> Format:
         layout = getattr(self.model, "capture_layout", None)
@@ -101,14 +125,15 @@ class DecoderContext:
         cap.bus_info = f"platform:{self.spec.driver}".encode()
         cap.version = KERNEL_VERSION
         # the V4L2 core (v4l_querycap) always adds V4L2_CAP_EXT_PIX_FORMAT
-        cap.device_caps = v.V4L2_CAP_STREAMING | v.V4L2_CAP_VIDEO_M2M_MPLANE | v.V4L2_CAP_EXT_PIX_FORMAT
+        m2m = v.V4L2_CAP_VIDEO_M2M_MPLANE if self.mplane else v.V4L2_CAP_VIDEO_M2M
+        cap.device_caps = v.V4L2_CAP_STREAMING | m2m | v.V4L2_CAP_EXT_PIX_FORMAT
         cap.capabilities = cap.device_caps | v.V4L2_CAP_DEVICE_CAPS
 
     def enum_fmt(self, f: v.v4l2_fmtdesc) -> None:
-        if f.type == OUT:
+        if f.type == self.out.type:
             fmts = [self.model.output_fourcc]
             flags = v.V4L2_FMT_FLAG_COMPRESSED
-        elif f.type == CAP:
+        elif f.type == self.cap.type:
             fmts = list(self.model.capture_fourccs)
             flags = 0
         else:
@@ -133,17 +158,18 @@ class DecoderContext:
         q.fmt.to_struct(f)
 
     def try_fmt(self, f: v.v4l2_format) -> Format:
-        p = f.fmt.pix_mp
-        if f.type == OUT:
+        p = f.fmt.pix_mp if self.mplane else f.fmt.pix
+        if f.type == self.out.type:
             w, h = self._clamp_size(p.width, p.height)
+            asked = p.plane_fmt[0].sizeimage if self.mplane else p.sizeimage
             if self.spec.coded_sizeimage_mult:   # vicodec: recomputed from the size, always
                 size = w * h * self.spec.coded_sizeimage_mult
             else:                                # visl_try_fmt_vid_out
-                size = p.plane_fmt[0].sizeimage or max(MIN_CODED_SZ, w * h * 3)
+                size = asked or max(MIN_CODED_SZ, w * h * 3)
             fmt = Format(self.model.output_fourcc, w, h, [0], [size],
                          colorspace=p.colorspace, ycbcr_enc=p.ycbcr_enc,
                          quantization=p.quantization, xfer_func=p.xfer_func)
-        elif f.type == CAP:
+        elif f.type == self.cap.type:
             fourcc = p.pixelformat if p.pixelformat in self.model.capture_fourccs else self.model.capture_fourccs[0]
             w, h = self._clamp_size(p.width, p.height)
             if self.spec.capture_round_by_subsampling:   # vicodec: vic_round_dim(dim, chroma div)
@@ -152,7 +178,7 @@ class DecoderContext:
             fmt = self._capture_format(fourcc, w, h)
             fmt.colorspace = self.cap.fmt.colorspace
         else:
-            raise KernelError(_errno.EINVAL, f"format type {f.type} is not supported (multiplanar only)")
+            raise KernelError(_errno.EINVAL, f"format type {f.type} is not supported by this device")
         fmt.to_struct(f)
         return fmt
 
@@ -160,15 +186,15 @@ class DecoderContext:
         q = self.queue(f.type)
         if self.spec.fmt_busy == "own" and q.busy:      # vicodec: vb2_is_busy(own queue)
             raise KernelError(_errno.EBUSY, "S_FMT: buffers are allocated on this queue")
-        if self.spec.fmt_busy == "peer" and f.type == OUT and self.cap.busy:   # visl
+        if self.spec.fmt_busy == "peer" and q is self.out and self.cap.busy:   # visl
             raise KernelError(_errno.EBUSY, "S_FMT(OUTPUT): CAPTURE buffers are allocated")
         fmt = self.try_fmt(f)
         old = q.fmt
         q.fmt = fmt
-        if f.type == OUT and (old.width, old.height) != (fmt.width, fmt.height):
+        if q is self.out and (old.width, old.height) != (fmt.width, fmt.height):
             ev = v.v4l2_event_src_change(changes=v.V4L2_EVENT_SRC_CH_RESOLUTION)
             self.queue_event(v.V4L2_EVENT_SOURCE_CHANGE, 0, bytes(ev))
-        if f.type == OUT and self.spec.derive_capture:
+        if q is self.out and self.spec.derive_capture:
             # the CAPTURE format is derived from the coded size (visl_reset_decoded_fmt)
             self.cap.fmt = self._capture_format(self.model.capture_fourccs[0], fmt.width, fmt.height)
             self.cap.fmt.colorspace = fmt.colorspace
@@ -219,10 +245,13 @@ class DecoderContext:
         c.index = len(q.bufs)
         if c.count == 0:
             return
-        p = c.format.fmt.pix_mp
-        if p.num_planes != q.fmt.num_planes:
-            raise KernelError(_errno.EINVAL, f"CREATE_BUFS: num_planes {p.num_planes} != {q.fmt.num_planes}")
-        sizes = [p.plane_fmt[i].sizeimage for i in range(p.num_planes)]
+        if self.mplane:
+            p = c.format.fmt.pix_mp
+            if p.num_planes != q.fmt.num_planes:
+                raise KernelError(_errno.EINVAL, f"CREATE_BUFS: num_planes {p.num_planes} != {q.fmt.num_planes}")
+            sizes = [p.plane_fmt[i].sizeimage for i in range(p.num_planes)]
+        else:
+            sizes = [c.format.fmt.pix.sizeimage]
         for size, need in zip(sizes, q.fmt.sizeimage):
             if size < need:
                 raise KernelError(_errno.EINVAL, f"CREATE_BUFS: sizeimage {size} < {need}")
@@ -236,7 +265,13 @@ class DecoderContext:
             raise KernelError(_errno.EINVAL, f"{what}: no buffer {b.index} (have {len(q.bufs)})")
         return q.bufs[b.index]
 
+    def _user_planes(self, b: v.v4l2_buffer) -> Any:
+        """The planes userspace passed: ``b.m.planes``, or the single-planar fields as one."""
+        return b.m.planes if self.mplane else [_SinglePlane(b)]
+
     def _check_planes(self, b: v.v4l2_buffer, buf: Buffer) -> None:
+        if not self.mplane:
+            return
         if b.length > v.VIDEO_MAX_PLANES:
             raise KernelError(_errno.EINVAL, f"length {b.length} > VIDEO_MAX_PLANES")
         if not b.m.planes:
@@ -276,6 +311,14 @@ class DecoderContext:
         else:
             b.request_fd = 0
         b.flags = flags
+        if not self.mplane:   # the one plane in v4l2_buffer itself
+            p = buf.planes[0]
+            b.bytesused, b.length = p.bytesused, p.length
+            if q.memory == v.V4L2_MEMORY_DMABUF:
+                b.m.fd = p.dmabuf_fd
+            else:
+                b.m.offset = p.mem_offset
+            return
         b.length = len(buf.planes)
         if b.m.planes:
             for i, p in enumerate(buf.planes):
@@ -300,13 +343,14 @@ class DecoderContext:
         if b.memory != q.memory:
             raise KernelError(_errno.EINVAL, f"QBUF: memory {b.memory} != queue memory {q.memory}")
         self._check_planes(b, buf)
+        ups = self._user_planes(b)
         with_req = bool(b.flags & v.V4L2_BUF_FLAG_REQUEST_FD)
         if with_req and buf.state != B.DEQUEUED:
             raise KernelError(_errno.EINVAL, f"QBUF: buffer {buf.index} is not in dequeued state")
         imports = []
         if q.memory == v.V4L2_MEMORY_DMABUF:   # __prepare_dmabuf(): the fd must map enough memory
             for i, p in enumerate(buf.planes):
-                up = b.m.planes[i]
+                up = ups[i]
                 try:
                     size = up.length or os.fstat(up.m.fd).st_size
                 except OSError:
@@ -317,7 +361,7 @@ class DecoderContext:
         # plane payloads (output: bytesused, 0 = whole plane, deprecated)
         used = []
         for i, p in enumerate(buf.planes):
-            up = b.m.planes[i]
+            up = ups[i]
             n = up.bytesused if q.is_output else 0
             if q.is_output and n == 0:
                 n = p.length

@@ -32,26 +32,42 @@ def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-def _emulated_backend():
+def _emulated_backend(single_planar: bool = False):
     try:
         from pyv4l2req.emulated import EmulatedBackend
     except ImportError as e:
         if IN_CI:
             raise
         pytest.skip(f"pyv4l2req.emulated.EmulatedBackend not importable yet: {e}")
-    return EmulatedBackend()
+    return EmulatedBackend(single_planar=single_planar)
 
 
-@pytest.fixture(params=["emulated", pytest.param("kernel", marks=pytest.mark.vm)])
-def backend_kind(request) -> str:
-    if request.param == "kernel" and not IN_VM:
-        pytest.skip("kernel backend tests run inside the test VM (PYV4L2REQ_IN_VM=1)")
-    return request.param
+EMULATED_SINGLE_PLANAR = "emulated-single-planar"
+
+
+def pytest_generate_tests(metafunc):
+    """``backend_kind``: emulated and kernel; tests of the FWHT decoder also run on the emulated
+    device's single-planar variant (vicodec is single-planar by default), so single-planar queue
+    code is exercised on the host too."""
+    if "backend_kind" in metafunc.fixturenames:
+        kinds = ["emulated"] + ([EMULATED_SINGLE_PLANAR] if "fwht_device" in metafunc.fixturenames else [])
+        metafunc.parametrize("backend_kind", kinds + [pytest.param("kernel", marks=pytest.mark.vm)], indirect=True)
 
 
 @pytest.fixture
-def backend(backend_kind):
-    return _emulated_backend() if backend_kind == "emulated" else OSBackend()
+def backend_kind(request) -> str:
+    """``"emulated"`` (either planarity of the emulated device) or ``"kernel"``."""
+    if request.param == "kernel" and not IN_VM:
+        pytest.skip("kernel backend tests run inside the test VM (PYV4L2REQ_IN_VM=1)")
+    return "emulated" if request.param == EMULATED_SINGLE_PLANAR else request.param
+
+
+@pytest.fixture
+def backend(request, backend_kind):
+    if backend_kind == "kernel":
+        return OSBackend()
+    callspec = getattr(request.node, "callspec", None)
+    return _emulated_backend(callspec is not None and callspec.params.get("backend_kind") == EMULATED_SINGLE_PLANAR)
 
 
 def _pick(backend, backend_kind: str, codec: str, kernel_driver: str) -> DecoderInfo:

@@ -10,6 +10,7 @@ exactly those bits and checks that the corresponding request fails.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 
 import pytest
@@ -164,5 +165,40 @@ def test_output_buffer_smaller_than_format_is_refused(real_backend):
         b.m.planes[0].bytesused = 10
         d.ioctl(v.VIDIOC_QBUF, b)
         assert d.querybuf(OUT, 0).flags & v.V4L2_BUF_FLAG_QUEUED
+    finally:
+        d.close()
+
+
+def test_vicodec_single_planar_variant():
+    """EmulatedBackend(single_planar=True): the FWHT decoder as vicodec without multiplanar=1."""
+    b = EmulatedBackend(single_planar=True)
+    d = Dev(b, 1)
+    try:
+        cap = v.v4l2_capability()
+        d.ioctl(v.VIDIOC_QUERYCAP, cap)
+        assert cap.device_caps == 0x4208000          # measured on vicodec: VIDEO_M2M, not _MPLANE
+        sout, scap = v.V4L2_BUF_TYPE_VIDEO_OUTPUT, v.V4L2_BUF_TYPE_VIDEO_CAPTURE
+        assert err(d.ioctl, v.VIDIOC_G_FMT, v.v4l2_format(type=OUT)) == errno.EINVAL
+        f = v.v4l2_format(type=sout)
+        d.ioctl(v.VIDIOC_G_FMT, f)
+        f.fmt.pix.width, f.fmt.pix.height, f.fmt.pix.sizeimage = 641, 361, 0
+        d.ioctl(v.VIDIOC_S_FMT, f)
+        assert (f.fmt.pix.width, f.fmt.pix.height, f.fmt.pix.sizeimage) == (648, 368, 953856)
+        assert f.fmt.pix.priv == 0xFEEDCAFE           # V4L2_PIX_FMT_PRIV_MAGIC from the V4L2 core
+        g = v.v4l2_format(type=scap)
+        d.ioctl(v.VIDIOC_G_FMT, g)
+        assert (g.fmt.pix.width, g.fmt.pix.bytesperline, g.fmt.pix.sizeimage) == (1280, 1280, 1382400)
+        for t, n in ((sout, 2), (scap, 2)):
+            assert d.ioctl(v.VIDIOC_REQBUFS, v.v4l2_requestbuffers(type=t, memory=v.V4L2_MEMORY_MMAP, count=n)) == 0
+        qb = v.v4l2_buffer(type=scap, memory=v.V4L2_MEMORY_MMAP, index=1)
+        d.ioctl(v.VIDIOC_QUERYBUF, qb)
+        assert (qb.length, qb.m.offset) == (1382400, 0x40008000)   # as vicodec's querybuf1_cap
+        mp = b.mmap(d.fd, qb.length, qb.m.offset)
+        mp.close()
+        d.ioctl(v.VIDIOC_STREAMON, ctypes.c_int(scap))
+        d.ioctl(v.VIDIOC_QBUF, qb)
+        assert qb.flags & v.V4L2_BUF_FLAG_QUEUED and qb.bytesused == 1382400
+        ob = v.v4l2_buffer(type=sout, memory=v.V4L2_MEMORY_MMAP, index=0, bytesused=10)
+        assert err(d.ioctl, v.VIDIOC_QBUF, ob) == errno.EBADR     # vicodec: requests required
     finally:
         d.close()
