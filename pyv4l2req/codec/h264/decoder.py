@@ -215,6 +215,9 @@ class H264Decoder:
         self._poc = PocState()
         self._seq_key: tuple | None = None
         self._sps: object | None = None
+        self._key_sps: object | None = None  # the SPS of _key and _crop
+        self._key: tuple | None = None
+        self._crop: Crop | None = None
         self._ps_controls: dict[tuple[int, int], tuple[object, object, tuple]] = {}
         self._started = False
         self._prev_ref_frame_num = 0
@@ -249,7 +252,9 @@ class H264Decoder:
             if not idr:
                 self._prev_ref_frame_num = (sh0.frame_num - 1) % sps.MaxFrameNum
         events: list[Event] = []
-        key = _sequence_key(sps)
+        if sps is not self._key_sps:  # SPS objects are immutable: derive these once per SPS
+            self._key_sps, self._key, self._crop = sps, _sequence_key(sps), _crop_of(sps)
+        key = self._key
         if key != self._seq_key:
             no_output = idr and bool(getattr(sh0, "no_output_of_prior_pics_flag", 0))
             self._first_field = None
@@ -337,7 +342,7 @@ class H264Decoder:
             self._decode_index += 1
             store = FrameStore(ts, frame_num, field_coded=field_pic, first_field=structure,
                                is_idr=idr, decode_index=self._decode_index)
-            store.crop = _crop_of(sps)  # type: ignore[attr-defined]
+            store.crop = self._crop if sps is self._key_sps else _crop_of(sps)  # type: ignore[attr-defined]
         poc = self._poc.compute(sps, sh0, nal_ref_idc, idr)
         if structure & TOP:
             store.top_field_order_cnt = poc.top_field_order_cnt
@@ -351,13 +356,22 @@ class H264Decoder:
         dpb, dpb_stores = ctl.dpb_entries(stores, structure)
         jobs: list[SliceJob] = []
         missing_reference = False
+        # The slices of a picture usually share their list inputs (same type, same number
+        # of active references, same modifications): build each distinct pair of lists once
+        # per picture. The DPB does not change between the slices of a picture.
+        lists_of: dict[tuple, tuple[list, list]] = {}
         for s in slices:
             sh = s.header
             kind = _slice_kind(sh.slice_type)
             n0 = sh.num_ref_idx_l0_active_minus1 + 1
             n1 = sh.num_ref_idx_l1_active_minus1 + 1
-            l0, l1 = build_lists(stores, kind, structure, cur_poc, n0, n1,
-                                 _mod_ops(sh, 0), _mod_ops(sh, 1), frame_num, max_frame_num)
+            ops0, ops1 = _mod_ops(sh, 0), _mod_ops(sh, 1)
+            key = (kind, n0, n1, tuple(ops0), tuple(ops1))
+            lists = lists_of.get(key)
+            if lists is None:
+                lists = lists_of[key] = build_lists(stores, kind, structure, cur_poc, n0, n1,
+                                                    ops0, ops1, frame_num, max_frame_num)
+            l0, l1 = lists
             sp = ctl.slice_params_control(sh, ctl.reference_list(l0, dpb_stores, structure),
                                           ctl.reference_list(l1, dpb_stores, structure))
             pw = ctl.pred_weights_control(sh, sps) if ctl.pred_weights_required(sh, sh.pps) else None
