@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from pyv4l2req.emulated.nal_writer import escape_rbsp
 from pyv4l2req.kernel.backend import OSBackend
 from pyv4l2req.uapi import controls as C
 from pyv4l2req.uapi import h264 as uh264
@@ -136,17 +137,7 @@ class BitWriter:
         return bytes(self.out)
 
 
-def ebsp(rbsp: bytes) -> bytes:
-    """Insert emulation_prevention_three_byte where H.264 7.4.1 requires it."""
-    out = bytearray()
-    zeros = 0
-    for b in rbsp:
-        if zeros >= 2 and b <= 3:
-            out.append(3)
-            zeros = 0
-        out.append(b)
-        zeros = zeros + 1 if b == 0 else 0
-    return bytes(out)
+ebsp = escape_rbsp  # H.264 7.4.1 emulation prevention (the emulated device's writer)
 
 
 @dataclass

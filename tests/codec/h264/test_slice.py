@@ -15,6 +15,7 @@ from pyv4l2req.codec.h264 import slice as slice_mod
 from pyv4l2req.codec.h264.nal import AccessUnitSplitter, NalUnit, split_annexb
 from pyv4l2req.codec.h264.paramsets import ParameterSets
 from pyv4l2req.codec.h264.slice import MissingParameterSet, parse_slice_header
+from pyv4l2req.emulated.nal_writer import escape_rbsp
 from pyv4l2req.errors import BitstreamError
 
 
@@ -61,15 +62,7 @@ def _epb_stream(W) -> bytes:
     """SPS with 16-bit frame_num and POC lsb: frame_num 0 + pic_order_cnt_lsb 0 make 32 zero
     bits in the slice header, so the header itself needs emulation prevention bytes."""
     def nal(hdr: int, rbsp: bytes) -> bytes:
-        out = bytearray()
-        zeros = 0
-        for b in rbsp:
-            if zeros >= 2 and b <= 3:
-                out.append(3)
-                zeros = 0
-            out.append(b)
-            zeros = zeros + 1 if b == 0 else 0
-        return b"\x00\x00\x00\x01" + bytes([hdr]) + bytes(out)
+        return b"\x00\x00\x00\x01" + bytes([hdr]) + escape_rbsp(rbsp)
 
     sps = W().u(8, 66).u(8, 0xC0).u(8, 30).ue(0).ue(12).ue(0).ue(12).ue(1).u(1, 0).ue(3).ue(2) \
         .u(1, 1).u(1, 1).u(1, 0).u(1, 0).trailing().bytes()

@@ -17,6 +17,7 @@ from pyv4l2req.codec.h264.nal import split_annexb
 from pyv4l2req.codec.h264.pps import parse_pps
 from pyv4l2req.codec.h264.slice import parse_slice_header
 from pyv4l2req.codec.h264.sps import parse_sps
+from pyv4l2req.emulated.nal_writer import escape_rbsp
 
 MAX_SLICES = 400
 
@@ -138,19 +139,7 @@ def _check_sizes(sh, expected, where) -> None:
 def _nal(W, ref_idc: int, t: int, body) -> bytes:
     w = W()
     body(w)
-    return b"\x00\x00\x00\x01" + bytes([(ref_idc << 5) | t]) + _escape(w.trailing().bytes())
-
-
-def _escape(rbsp: bytes) -> bytes:
-    out = bytearray()
-    zeros = 0
-    for b in rbsp:
-        if zeros >= 2 and b <= 3:
-            out.append(3)
-            zeros = 0
-        out.append(b)
-        zeros = zeros + 1 if b == 0 else 0
-    return bytes(out)
+    return b"\x00\x00\x00\x01" + bytes([(ref_idc << 5) | t]) + escape_rbsp(w.trailing().bytes())
 
 
 def _sps(w) -> None:
