@@ -7,6 +7,8 @@ function's docstring. Packing to bytes is :func:`pyv4l2req.uapi.h264.pack`'s job
 
 from __future__ import annotations
 
+from itertools import repeat
+from operator import attrgetter
 from typing import Sequence
 
 from ...uapi import h264 as u
@@ -238,31 +240,35 @@ def reference_list(entries: Sequence[RefPic | None], dpb_stores: Sequence[FrameS
     return out
 
 
+#: slice header elements copied to ``v4l2_ctrl_h264_slice_params`` (same names), then the flags
+_SLICE_FIELDS = (
+    "header_bit_size", "first_mb_in_slice", "slice_type", "colour_plane_id", "redundant_pic_cnt",
+    "cabac_init_idc", "slice_qp_delta", "slice_qs_delta", "disable_deblocking_filter_idc",
+    "slice_alpha_c0_offset_div2", "slice_beta_offset_div2", "num_ref_idx_l0_active_minus1",
+    "num_ref_idx_l1_active_minus1", "direct_spatial_mv_pred_flag", "sp_for_switch_flag",
+)
+_get_slice_fields = attrgetter(*_SLICE_FIELDS)
+
+
 def slice_params_control(sh: object, list0: list[dict], list1: list[dict]) -> dict:
     """``v4l2_ctrl_h264_slice_params`` of one slice."""
+    try:
+        # fast path: every element present and not None (the parser's SliceHeader always
+        # has them): one attrgetter call instead of 15 _f calls
+        values = list(map(int, _get_slice_fields(sh)))
+    except (AttributeError, TypeError):  # duck-typed headers: missing / None elements are 0
+        values = [_f(sh, name) for name in _SLICE_FIELDS]
+    out = dict(zip(_SLICE_FIELDS[:13], values))
+    out["slice_type"] %= 5
     flags = 0
-    if _f(sh, "direct_spatial_mv_pred_flag"):
+    if values[13]:
         flags |= u.V4L2_H264_SLICE_FLAG_DIRECT_SPATIAL_MV_PRED
-    if _f(sh, "sp_for_switch_flag"):
+    if values[14]:
         flags |= u.V4L2_H264_SLICE_FLAG_SP_FOR_SWITCH
-    return {
-        "header_bit_size": _f(sh, "header_bit_size"),
-        "first_mb_in_slice": _f(sh, "first_mb_in_slice"),
-        "slice_type": _f(sh, "slice_type") % 5,
-        "colour_plane_id": _f(sh, "colour_plane_id"),
-        "redundant_pic_cnt": _f(sh, "redundant_pic_cnt"),
-        "cabac_init_idc": _f(sh, "cabac_init_idc"),
-        "slice_qp_delta": _f(sh, "slice_qp_delta"),
-        "slice_qs_delta": _f(sh, "slice_qs_delta"),
-        "disable_deblocking_filter_idc": _f(sh, "disable_deblocking_filter_idc"),
-        "slice_alpha_c0_offset_div2": _f(sh, "slice_alpha_c0_offset_div2"),
-        "slice_beta_offset_div2": _f(sh, "slice_beta_offset_div2"),
-        "num_ref_idx_l0_active_minus1": _f(sh, "num_ref_idx_l0_active_minus1"),
-        "num_ref_idx_l1_active_minus1": _f(sh, "num_ref_idx_l1_active_minus1"),
-        "ref_pic_list0": list0,
-        "ref_pic_list1": list1,
-        "flags": flags,
-    }
+    out["ref_pic_list0"] = list0
+    out["ref_pic_list1"] = list1
+    out["flags"] = flags
+    return out
 
 
 def pred_weights_required(sh: object, pps: object) -> bool:
@@ -281,10 +287,12 @@ def _table(sh: object, name: str, n: int, width: int | None = None) -> list:
             src = pwt.get(name)
     src = list(src or [])
     if width is None:
-        vals = [int(v) for v in src[:n]]
+        vals = list(map(int, src[:n]))
         return vals + [0] * (32 - len(vals))
-    rows = [[int(x) for x in r][:width] for r in src[:n]]
-    return rows + [[0] * width for _ in range(32 - len(rows))]
+    rows = [list(map(int, r[:width])) if isinstance(r, (tuple, list)) else [int(x) for x in r][:width]
+            for r in src[:n]]
+    # the missing rows: distinct [0, 0] lists, made by C loops (map) rather than a comprehension
+    return rows + list(map(list, repeat((0,) * width, 32 - len(rows))))
 
 
 def pred_weights_control(sh: object, sps: object) -> dict:
