@@ -32,10 +32,24 @@ CLASS_NAMES = {
     0x00A40000: "Stateless Codec Controls",
 }
 _validator: Callable[[int, bytes], bytes] | None | bool = False
+#: control id -> (payload, validated payload) of its last valid value: validation is a pure
+#: function of the bytes, and the SPS/PPS (1 KiB for the SPS) come again with every picture,
+#: so an unchanged payload is not validated again (a Python cost the real kernel does not have)
+_last_valid: dict[int, tuple[bytes, bytes]] = {}
 
 
 def _validate(cid: int, payload: bytes) -> bytes:
     """The uapi validator (std_validate_compound), or identity while it does not exist."""
+    last = _last_valid.get(cid)
+    if last is not None and last[0] == payload and type(payload) is bytes:
+        return last[1]
+    out = _validate_uncached(cid, payload)
+    if type(payload) is bytes:
+        _last_valid[cid] = (payload, out)
+    return out
+
+
+def _validate_uncached(cid: int, payload: bytes) -> bytes:
     global _validator
     if _validator is False:
         try:

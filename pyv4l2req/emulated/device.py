@@ -113,6 +113,7 @@ class _File:
     spec: DeviceSpec
     ctx: DecoderContext | None = None
     req: MediaRequest | None = None
+    handlers: tuple | None = None  # (ctx, ctx.ctrls, {ioctl: handler}) built by _video_ioctl
 
 
 class _Mapping(_mmap.mmap):
@@ -463,7 +464,22 @@ class EmulatedBackend:
     def _video_ioctl(self, f: _File, request: int, arg: Any) -> None:
         ctx = f.ctx
         assert ctx is not None
-        handlers: dict[int, Callable[[Any], None]] = {
+        cached = f.handlers
+        if cached is not None and cached[0] is ctx and cached[1] is ctx.ctrls:
+            handlers = cached[2]
+        else:
+            handlers = self._video_handlers(f, ctx)
+            f.handlers = (ctx, ctx.ctrls, handlers)
+        h = handlers.get(request)
+        if h is None:
+            raise KernelError(_errno.ENOTTY, f"{ioctl_name(request)} is not implemented by {f.spec.driver}")
+        if arg is None:
+            raise KernelError(_errno.EFAULT, f"{ioctl_name(request)} needs an argument")
+        h(arg)
+
+    def _video_handlers(self, f: _File, ctx: DecoderContext) -> dict[int, Callable[[Any], None]]:
+        """The video ioctls of file handle *f* (built once per handle, see _video_ioctl)."""
+        return {
             v.VIDIOC_QUERYCAP: ctx.querycap,
             v.VIDIOC_ENUM_FMT: ctx.enum_fmt,
             v.VIDIOC_ENUM_FRAMESIZES: ctx.enum_framesizes,
@@ -490,12 +506,6 @@ class EmulatedBackend:
             v.VIDIOC_TRY_DECODER_CMD: lambda a: ctx.decoder_cmd(a, True),
             v.VIDIOC_G_SELECTION: ctx.g_selection,
         }
-        h = handlers.get(request)
-        if h is None:
-            raise KernelError(_errno.ENOTTY, f"{ioctl_name(request)} is not implemented by {f.spec.driver}")
-        if arg is None:
-            raise KernelError(_errno.EFAULT, f"{ioctl_name(request)} needs an argument")
-        h(arg)
 
     def wait_blocking(self, ready: Callable[[], bool], what: str) -> None:
         """Block inside an ioctl until *ready()* (another thread must make it true)."""

@@ -19,6 +19,8 @@ slice leaves the complete picture there, in decode order; the first slice of a n
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 
 from ..uapi import controls as cid
@@ -31,6 +33,9 @@ from .nal_writer import first_mb_in_slice, nal_unit_type, pps_nal, split_annexb,
 __all__ = ["H264Model", "H264_CONTROLS", "write_picture"]
 
 _SLICE_NAL_TYPES = (1, 5)  # coded slice of a non-IDR / IDR picture
+#: reference_ts (__u64 at 0) and flags (__u32 at 28) of a v4l2_h264_dpb_entry (32 bytes)
+_DPB_TS_FLAGS = struct.Struct("<Q20xI")
+_DPB_BYTES = h.V4L2_H264_NUM_DPB_ENTRIES * _DPB_TS_FLAGS.size
 
 #: visl's H.264 controls, in visl's declaration order (visl_h264_ctrl_descs)
 H264_CONTROLS: list[ControlSpec] = [
@@ -164,12 +169,15 @@ class H264Model:
         raw = ctrls.get(cid.V4L2_CID_STATELESS_H264_DECODE_PARAMS)
         if not raw:
             return []
-        dp = h.unpack(h.v4l2_ctrl_h264_decode_params, raw)
+        size = h.fast(h.v4l2_ctrl_h264_decode_params).size
+        if len(raw) != size:  # what unpack() says about a wrong size
+            raise ValueError(f"v4l2_ctrl_h264_decode_params: {len(raw)} bytes, expected {size}")
         need = h.V4L2_H264_DPB_ENTRY_FLAG_VALID | h.V4L2_H264_DPB_ENTRY_FLAG_ACTIVE
         out: list[int] = []
-        for entry in dp["dpb"]:
-            ts = entry["reference_ts"]
-            if entry["flags"] & need == need and ts not in out:
+        # only reference_ts (offset 0) and flags (offset 28) of each 32-byte dpb[] entry: no
+        # dict of the whole control per request
+        for ts, flags in _DPB_TS_FLAGS.iter_unpack(raw[:_DPB_BYTES]):
+            if flags & need == need and ts not in out:
                 out.append(ts)
         return out
 
