@@ -117,6 +117,7 @@ class Queue:
         self.capabilities = 0
         self.streaming = False
         self._maps: list[list[object]] = []
+        self._spare: list[tuple] = []  # v4l2_buffer/planes pairs for qbuf/dqbuf, see _take_buffer
         self._name = ("OUTPUT" if self.is_output else "CAPTURE") + ("_MPLANE" if self.multiplanar else "")
 
     # -- helpers ----------------------------------------------------------------------------
@@ -139,6 +140,32 @@ class Queue:
             b.m.planes = ctypes.cast(planes, ctypes.POINTER(v.v4l2_plane))
             b.length = v.VIDEO_MAX_PLANES
         return b, planes
+
+    # QBUF/DQBUF run once or twice per picture: instead of building a v4l2_buffer, a plane
+    # array and the pointer between them for every call (~6x the instructions), a pair is
+    # taken from ``_spare`` and reset from a copy of its freshly built bytes (which hold the
+    # type, memory, length and m.planes pointer) with two memoryview copies, then put back.
+    # list.pop/append are atomic, so threads sharing a Queue never share a pair.
+    def _take_buffer(self, index: int) -> tuple:
+        """(v4l2_buffer, planes or None, spare entry): like ``_new_buffer(index)``."""
+        try:
+            entry = self._spare.pop()
+        except IndexError:
+            b, planes = self._new_buffer(0)
+            raw_b = memoryview(b).cast("B")
+            raw_p = memoryview(planes).cast("B") if planes is not None else None
+            entry = (b, planes, raw_b, bytes(raw_b), raw_p, bytes(len(raw_p)) if raw_p is not None else b"")
+        else:
+            b, planes, raw_b, fresh_b, raw_p, fresh_p = entry
+            raw_b[:] = fresh_b
+            if raw_p is not None:
+                raw_p[:] = fresh_p
+        entry[0].index = index
+        return entry[0], entry[1], entry
+
+    def _give_back(self, entry: tuple) -> None:
+        if len(self._spare) < 4:
+            self._spare.append(entry)
 
     def _reqbufs(self, count: int) -> int:
         rb = v.v4l2_requestbuffers()
@@ -216,7 +243,15 @@ class Queue:
         if not 0 <= index < len(self.buffers):
             raise IndexError(f"{self._name}: no buffer {index} ({len(self.buffers)} allocated)")
         buf = self.buffers[index]
-        b, planes = self._new_buffer(index)
+        b, planes, spare = self._take_buffer(index)
+        try:
+            self._qbuf(buf, b, planes, index, bytesused, timestamp_ns, request, flags, bytesused_planes)
+        finally:
+            self._give_back(spare)
+
+    def _qbuf(self, buf: Buffer, b: v.v4l2_buffer, planes: ctypes.Array | None, index: int, bytesused: int,
+              timestamp_ns: int, request: "Request | int | None", flags: int,
+              bytesused_planes: list[int] | None) -> None:
         b.flags = flags
         b.field = v.V4L2_FIELD_NONE if self.is_output else v.V4L2_FIELD_ANY
         sec, usec = ns_to_timeval(timestamp_ns)
@@ -239,7 +274,13 @@ class Queue:
 
     def dqbuf(self) -> Dequeued | None:
         """VIDIOC_DQBUF (non-blocking): the buffer, or None if none is ready (EAGAIN)."""
-        b, planes = self._new_buffer(0)
+        b, planes, spare = self._take_buffer(0)
+        try:
+            return self._dqbuf(b, planes)
+        finally:
+            self._give_back(spare)
+
+    def _dqbuf(self, b: v.v4l2_buffer, planes: ctypes.Array | None) -> Dequeued | None:
         try:
             self.backend.ioctl(self.dev.fd, v.VIDIOC_DQBUF, b)
         except V4L2Error as e:
