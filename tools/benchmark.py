@@ -106,6 +106,115 @@ def bench_codec(au_bytes: list[bytes]) -> dict[str, float]:
     return stats_us(samples[1:])  # the first call only buffers the first AU
 
 
+def codec_breakdown(au_bytes: list[bytes]) -> dict[str, dict[str, float]]:
+    """Part A again, split into its components (a separate pass: the timers cost a little).
+
+    ``split``: Annex B scan and access unit boundaries (AccessUnitSplitter.feed without the
+    slice header parsing it does); ``parse``: slice headers; ``decode``: H264Decoder (POC, DPB
+    marking, reference lists, output order, control dicts); ``pack``: the controls to bytes.
+    """
+    from pyv4l2req.codec.h264 import decoder as h264dec
+    from pyv4l2req.codec.h264.nal import AccessUnitSplitter
+    from pyv4l2req.uapi import h264 as uh264
+
+    per_sequence = uh264.PackCache()
+    sp = AccessUnitSplitter()
+    parse_s = [0.0]
+    real_parse = sp.parameter_sets.parse_slice_header
+
+    def timed_parse(nal):
+        t0 = time.perf_counter()
+        try:
+            return real_parse(nal)
+        finally:
+            parse_s[0] += time.perf_counter() - t0
+
+    sp.parameter_sets.parse_slice_header = timed_parse  # type: ignore[method-assign]
+    dec = h264dec.H264Decoder()
+    rows: dict[str, list[float]] = {"split": [], "parse": [], "decode": [], "pack": []}
+    ts = 1000
+    for data in au_bytes + [b""]:
+        p0 = parse_s[0]
+        t0 = time.perf_counter()
+        aus = sp.feed(data) if data else sp.flush()
+        t1 = time.perf_counter()
+        t_dec = t_pack = 0.0
+        for au in aus:
+            a = time.perf_counter()
+            events = dec.decode_access_unit(au, ts)
+            b = time.perf_counter()
+            t_dec += b - a
+            for ev in events:
+                if isinstance(ev, h264dec.PictureDecode):
+                    c = ev.controls
+                    per_sequence.pack(uh264.v4l2_ctrl_h264_sps, c["sps"])
+                    per_sequence.pack(uh264.v4l2_ctrl_h264_pps, c["pps"])
+                    if c.get("scaling_matrix") is not None:
+                        per_sequence.pack(uh264.v4l2_ctrl_h264_scaling_matrix, c["scaling_matrix"])
+                    uh264.pack(uh264.v4l2_ctrl_h264_decode_params, c["decode_params"])
+                    for sl in ev.slices:
+                        uh264.pack(uh264.v4l2_ctrl_h264_slice_params, sl.slice_params)
+                        if sl.pred_weights is not None:
+                            uh264.pack(uh264.v4l2_ctrl_h264_pred_weights, sl.pred_weights)
+            t_pack += time.perf_counter() - b
+            ts += 1000
+        parse = parse_s[0] - p0
+        rows["split"].append(t1 - t0 - parse)
+        rows["parse"].append(parse)
+        rows["decode"].append(t_dec)
+        rows["pack"].append(t_pack)
+    dec.flush()
+    return {k: stats_us(v[1:]) for k, v in rows.items()}
+
+
+def pipeline_breakdown(au_bytes: list[bytes]) -> dict[str, dict[str, float]]:
+    """Part B again, split into the time spent inside the emulated device's ioctl/poll entry
+    points (its Python "kernel", pixels excluded) and everything else (a separate pass)."""
+    from pyv4l2req import Decoder
+    from pyv4l2req.emulated import EmulatedBackend
+
+    backend = EmulatedBackend()
+    inside = [0.0]
+    for name in ("ioctl", "poll"):
+        real = getattr(backend, name)
+
+        def timed(*a, _real=real, **k):
+            t0 = time.perf_counter()
+            try:
+                return _real(*a, **k)
+            finally:
+                inside[0] += time.perf_counter() - t0
+
+        setattr(backend, name, timed)
+    copy_s = [0.0]
+    copy_kernel = [0.0]  # emulated-device time inside frame() (it may reap a request)
+    rows: dict[str, list[float]] = {"kernel": [], "user": []}
+    with Decoder(device="emulated", backend=backend) as dec:
+        session = dec.session
+        real_frame = session.frame
+
+        def timed_frame(*a, **k):
+            t0, k0 = time.perf_counter(), inside[0]
+            try:
+                return real_frame(*a, **k)
+            finally:
+                copy_s[0] += time.perf_counter() - t0
+                copy_kernel[0] += inside[0] - k0
+
+        session.frame = timed_frame  # type: ignore[method-assign]
+        for data in au_bytes:
+            px0, cp0, in0, ck0 = backend.stats.pixel_seconds, copy_s[0], inside[0], copy_kernel[0]
+            t0 = time.perf_counter()
+            sum(1 for _ in dec.feed(data))
+            dt = time.perf_counter() - t0
+            px, cp = backend.stats.pixel_seconds - px0, copy_s[0] - cp0
+            kern = (inside[0] - in0) - (copy_kernel[0] - ck0)  # frame() is excluded as a whole
+            rows["kernel"].append(kern - px)
+            rows["user"].append(dt - px - cp - (kern - px))
+        sum(1 for _ in dec.flush())
+    return {k: stats_us(v[1:]) for k, v in rows.items()}
+
+
 def bench_pipeline(au_bytes: list[bytes]) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
     from pyv4l2req import Decoder
     from pyv4l2req.emulated import EmulatedBackend
@@ -155,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     aus = access_units(data)
     a = bench_codec(aus)
     b, copy, ioctls = bench_pipeline(aus)
+    parts_a = codec_breakdown(aus)
+    parts_b = pipeline_breakdown(aus)
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     lines = [
         "# Benchmark: userspace cost per frame",
@@ -168,6 +279,20 @@ def main(argv: list[str] | None = None) -> int:
         f"| A. codec layer: split + parse + POC/DPB/ref lists/output + controls + pack | {a['median']:.0f} | {a['p90']:.0f} | {a['mean']:.0f} |",
         f"| B. whole pipeline on the emulated device, pixels and frame copy excluded | {b['median']:.0f} | {b['p90']:.0f} | {b['mean']:.0f} |",
         f"| copy of an output frame out of its CAPTURE buffer (numpy) | {copy['median']:.0f} | {copy['p90']:.0f} | {copy['mean']:.0f} |",
+        "",
+        "Components (separate passes with a timer around each part; medians of parts do not add "
+        "up exactly to the median of the whole):",
+        "",
+        "| component (per frame) | median µs | p90 µs | mean µs |",
+        "|---|---|---|---|",
+        *(f"| A: {name} | {r['median']:.0f} | {r['p90']:.0f} | {r['mean']:.0f} |" for name, r in (
+            ("Annex B split + access unit boundaries", parts_a["split"]),
+            ("slice header parsing", parts_a["parse"]),
+            ("H264Decoder: POC, DPB, ref lists, output order, control dicts", parts_a["decode"]),
+            ("pack (SPS/PPS/scaling matrix only when changed)", parts_a["pack"]))),
+        *(f"| B: {name} | {r['median']:.0f} | {r['p90']:.0f} | {r['mean']:.0f} |" for name, r in (
+            ("inside the emulated device's ioctl/poll (Python \"kernel\", pixels excluded)", parts_b["kernel"]),
+            ("outside it: codec layer + session + V4L2 objects (ctypes structs)", parts_b["user"]))),
         "",
         f"Peak RSS of the benchmark process: {rss_mib:.0f} MiB.",
         "",
