@@ -61,6 +61,28 @@ def access_units(data: bytes) -> list[bytes]:
     return [b"".join(b"\x00\x00\x00\x01" + n.data for n in au.nals) for au in aus]
 
 
+class GcTimer:
+    """Seconds spent in Python's cyclic garbage collector (``gc.callbacks``) since creation."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self.seconds = 0.0
+        self._t0 = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, _info: dict) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._t0
+
+    def close(self) -> None:
+        import gc
+
+        gc.callbacks.remove(self._callback)
+
+
 def stats_us(samples: list[float]) -> dict[str, float]:
     s = sorted(samples)
     return {
@@ -133,10 +155,11 @@ def codec_breakdown(au_bytes: list[bytes]) -> dict[str, dict[str, float]]:
 
     sp.parameter_sets.parse_slice_header = timed_parse  # type: ignore[method-assign]
     dec = h264dec.H264Decoder()
-    rows: dict[str, list[float]] = {"split": [], "parse": [], "decode": [], "pack": []}
+    rows: dict[str, list[float]] = {"split": [], "parse": [], "decode": [], "pack": [], "gc": []}
+    gc_timer = GcTimer()
     ts = 1000
     for data in au_bytes + [b""]:
-        p0 = parse_s[0]
+        p0, g0 = parse_s[0], gc_timer.seconds
         t0 = time.perf_counter()
         aus = sp.feed(data) if data else sp.flush()
         t1 = time.perf_counter()
@@ -165,6 +188,8 @@ def codec_breakdown(au_bytes: list[bytes]) -> dict[str, dict[str, float]]:
         rows["parse"].append(parse)
         rows["decode"].append(t_dec)
         rows["pack"].append(t_pack)
+        rows["gc"].append(gc_timer.seconds - g0)  # inside the four above, not in addition
+    gc_timer.close()
     dec.flush()
     return {k: stats_us(v[1:]) for k, v in rows.items()}
 
@@ -190,7 +215,8 @@ def pipeline_breakdown(au_bytes: list[bytes]) -> dict[str, dict[str, float]]:
         setattr(backend, name, timed)
     copy_s = [0.0]
     copy_kernel = [0.0]  # emulated-device time inside frame() (it may reap a request)
-    rows: dict[str, list[float]] = {"kernel": [], "user": []}
+    rows: dict[str, list[float]] = {"kernel": [], "user": [], "gc": []}
+    gc_timer = GcTimer()
     with Decoder(device="emulated", backend=backend) as dec:
         session = dec.session
         real_frame = session.frame
@@ -206,6 +232,7 @@ def pipeline_breakdown(au_bytes: list[bytes]) -> dict[str, dict[str, float]]:
         session.frame = timed_frame  # type: ignore[method-assign]
         for data in au_bytes:
             px0, cp0, in0, ck0 = backend.stats.pixel_seconds, copy_s[0], inside[0], copy_kernel[0]
+            g0 = gc_timer.seconds
             t0 = time.perf_counter()
             sum(1 for _ in dec.feed(data))
             dt = time.perf_counter() - t0
@@ -213,7 +240,9 @@ def pipeline_breakdown(au_bytes: list[bytes]) -> dict[str, dict[str, float]]:
             kern = (inside[0] - in0) - (copy_kernel[0] - ck0)  # frame() is excluded as a whole
             rows["kernel"].append(kern - px)
             rows["user"].append(dt - px - cp - (kern - px))
+            rows["gc"].append(gc_timer.seconds - g0)  # all of the frame, copy included
         sum(1 for _ in dec.flush())
+    gc_timer.close()
     return {k: stats_us(v[1:]) for k, v in rows.items()}
 
 
@@ -303,10 +332,12 @@ def main(argv: list[str] | None = None) -> int:
             ("Annex B split + access unit boundaries", parts_a["split"]),
             ("slice header parsing", parts_a["parse"]),
             ("H264Decoder: POC, DPB, ref lists, output order, control dicts", parts_a["decode"]),
-            ("pack (SPS/PPS/scaling matrix only when changed)", parts_a["pack"]))),
+            ("pack (SPS/PPS/scaling matrix only when changed)", parts_a["pack"]),
+            ("of all four: Python's cyclic garbage collector", parts_a["gc"]))),
         *(f"| B: {name} | {r['median']:.0f} | {r['p90']:.0f} | {r['mean']:.0f} |" for name, r in (
             ("inside the emulated device's ioctl/poll (Python \"kernel\", pixels excluded)", parts_b["kernel"]),
-            ("outside it: codec layer + session + V4L2 objects (ctypes structs)", parts_b["user"]))),
+            ("outside it: codec layer + session + V4L2 objects (ctypes structs)", parts_b["user"]),
+            ("of the whole frame: Python's cyclic garbage collector", parts_b["gc"]))),
         "",
         f"Peak RSS of the benchmark process: {rss_mib:.0f} MiB.",
         "",
