@@ -183,27 +183,34 @@ def _read_modifications(r: BitReader, lst: str) -> list[tuple[int, int]]:
             raise r.error("modification_of_pic_nums_idc", f"list {lst} has more than 32 entries")
 
 
+#: syntax element names of pred_weight_table() per list (built once, not per entry)
+_WEIGHT_NAMES = {x: (f"luma_weight_{x}_flag", f"luma_weight_{x}", f"luma_offset_{x}",
+                     f"chroma_weight_{x}_flag", f"chroma_weight_{x}", f"chroma_offset_{x}")
+                 for x in ("l0", "l1")}
+
+
 def _read_weights(r: BitReader, sh: SliceHeader, n: int, chroma: bool, x: str):
     ld = 1 << sh.luma_log2_weight_denom
     cd = 1 << sh.chroma_log2_weight_denom
     lf, lw, lo, cf, cw, co = [], [], [], [], [], []
+    n_lf, n_lw, n_lo, n_cf, n_cw, n_co = _WEIGHT_NAMES[x]
     for _ in range(n):
-        f = r.u1("luma_weight_" + x + "_flag")
+        f = r.u1(n_lf)
         lf.append(f)
         if f:
-            lw.append(r.se("luma_weight_" + x, -128, 127))
-            lo.append(r.se("luma_offset_" + x, -128, 127))
+            lw.append(r.se(n_lw, -128, 127))
+            lo.append(r.se(n_lo, -128, 127))
         else:
             lw.append(ld)
             lo.append(0)
         if chroma:
-            f = r.u1("chroma_weight_" + x + "_flag")
+            f = r.u1(n_cf)
             cf.append(f)
             if f:
-                w0 = r.se("chroma_weight_" + x, -128, 127)
-                o0 = r.se("chroma_offset_" + x, -128, 127)
-                w1 = r.se("chroma_weight_" + x, -128, 127)
-                o1 = r.se("chroma_offset_" + x, -128, 127)
+                w0 = r.se(n_cw, -128, 127)
+                o0 = r.se(n_co, -128, 127)
+                w1 = r.se(n_cw, -128, 127)
+                o1 = r.se(n_co, -128, 127)
                 cw.append((w0, w1))
                 co.append((o0, o1))
             else:
