@@ -158,6 +158,18 @@ def _mod_ops(sh: object, lx: int) -> list[tuple[int, int]]:
     return out
 
 
+def _sei_value(data: bytes, i: int) -> tuple[int, int] | None:
+    """payloadType / payloadSize of an SEI message (7.3.2.3.1: 0xFF bytes, then the last
+    byte) read at *i*: (value, next position), or None when the data ends first."""
+    value = 0
+    while i < len(data) and data[i] == 0xFF:
+        value += 255
+        i += 1
+    if i >= len(data):
+        return None
+    return value + data[i], i + 1
+
+
 def _has_recovery_point(au: object) -> bool:
     """An SEI recovery_point (payloadType 6) in the access unit."""
     for nal in getattr(au, "nals", ()):
@@ -166,25 +178,15 @@ def _has_recovery_point(au: object) -> bool:
         data = nal.rbsp
         i = 0
         while i < len(data) and not (i == len(data) - 1 and data[i] == 0x80):
-            ptype = 0
-            while i < len(data) and data[i] == 0xFF:
-                ptype += 255
-                i += 1
-            if i >= len(data):
+            ptype = _sei_value(data, i)
+            if ptype is None:
                 break
-            ptype += data[i]
-            i += 1
-            size = 0
-            while i < len(data) and data[i] == 0xFF:
-                size += 255
-                i += 1
-            if i >= len(data):
+            size = _sei_value(data, ptype[1])
+            if size is None:
                 break
-            size += data[i]
-            i += 1
-            if ptype == SEI_RECOVERY_POINT:
+            if ptype[0] == SEI_RECOVERY_POINT:
                 return True
-            i += size
+            i = size[1] + size[0]
     return False
 
 
