@@ -279,3 +279,17 @@ class HostVMPlugin:
         terminalreporter.write_sep("-", "test-kernel VM")
         for g in ran:
             terminalreporter.write_line(f"vm [{g.cmdline or 'default cmdline'}]: {g.summary}")
+
+
+@pytest.fixture(scope="session")
+def gcc() -> str:
+    """gcc with the kernel headers (Debian linux-libc-dev), for the C probes that check our uAPI
+    layer; skipped outside CI when missing, a failure in CI."""
+    import shutil
+
+    path = shutil.which("gcc")
+    if path is None or not os.path.exists("/usr/include/linux/videodev2.h"):
+        if in_ci():
+            pytest.fail("gcc and linux-libc-dev are required in CI")
+        pytest.skip("gcc or kernel headers (linux-libc-dev) not installed")
+    return path
