@@ -82,7 +82,8 @@ class Decoder:
         self.device_name: str = self.session.name
         self.stats = DecodeStats()
         self._splitter = AccessUnitSplitter()
-        self._codec = h264dec.H264Decoder()
+        # frame-based devices build their reference lists from the DPB: no per-slice controls
+        self._codec = h264dec.H264Decoder(slice_controls=not self.session.frame_based)
         self._next_ts = TIMESTAMP_STEP_NS
         self._index = 0
 

@@ -68,8 +68,12 @@ class SequenceStart:
 
 @dataclass
 class SliceJob:
+    """One slice of a picture. ``slice_params`` and ``pred_weights`` are None when the decoder
+    was made with ``slice_controls=False`` (frame-based devices build their own lists);
+    ``pred_weights`` is also None when explicit weighted prediction does not apply."""
+
     nal: bytes                      # the slice NAL unit (header + EBSP, no start code)
-    slice_params: dict
+    slice_params: dict | None
     pred_weights: dict | None
 
 
@@ -209,9 +213,19 @@ class _FirstField:
 
 
 class H264Decoder:
-    """Feed access units in decoding order; get :data:`Event` lists back."""
+    """Feed access units in decoding order; get :data:`Event` lists back.
 
-    def __init__(self) -> None:
+    ``slice_controls=False`` is for frame-based devices, which build the reference lists
+    themselves from ``decode_params.dpb``: no reference lists, no slice_params and no
+    pred_weights are made (:class:`SliceJob` carries None), and of every slice header but the
+    first only the fields read before the reference list syntax are used (first_mb_in_slice,
+    slice_type, redundant_pic_cnt, frame_num, field/bottom flags, idr_pic_id, POC lsb/deltas),
+    so a lazily parsed header is never parsed further. While starting mid-stream the lists
+    are still built, to skip pictures whose references were never decoded.
+    """
+
+    def __init__(self, slice_controls: bool = True) -> None:
+        self._slice_controls = slice_controls
         self._dpb = Dpb()
         self._out = OutputQueue(self._dpb)
         self._poc = PocState()
@@ -356,30 +370,11 @@ class H264Decoder:
         self._dpb.update_frame_num_wrap(frame_num, max_frame_num)
         stores = list(self._dpb.stores)
         dpb, dpb_stores = ctl.dpb_entries(stores, structure)
-        jobs: list[SliceJob] = []
-        missing_reference = False
-        # The slices of a picture usually share their list inputs (same type, same number
-        # of active references, same modifications): build each distinct pair of lists once
-        # per picture. The DPB does not change between the slices of a picture.
-        lists_of: dict[tuple, tuple[list, list]] = {}
-        for s in slices:
-            sh = s.header
-            kind = _slice_kind(sh.slice_type)
-            n0 = sh.num_ref_idx_l0_active_minus1 + 1
-            n1 = sh.num_ref_idx_l1_active_minus1 + 1
-            ops0, ops1 = _mod_ops(sh, 0), _mod_ops(sh, 1)
-            key = (kind, n0, n1, tuple(ops0), tuple(ops1))
-            lists = lists_of.get(key)
-            if lists is None:
-                lists = lists_of[key] = build_lists(stores, kind, structure, cur_poc, n0, n1,
-                                                    ops0, ops1, frame_num, max_frame_num)
-            l0, l1 = lists
-            sp = ctl.slice_params_control(sh, ctl.reference_list(l0, dpb_stores, structure),
-                                          ctl.reference_list(l1, dpb_stores, structure))
-            pw = ctl.pred_weights_control(sh, sps) if ctl.pred_weights_required(sh, sh.pps) else None
-            jobs.append(SliceJob(bytes(s.nal.data), sp, pw))
-            if kind != "I" and (not l0 or l0[0] is None or (kind == "B" and (not l1 or l1[0] is None))):
-                missing_reference = True
+        if self._slice_controls or self._recovering:
+            jobs, missing_reference = self._slice_jobs(slices, sps, structure, cur_poc, frame_num,
+                                                       max_frame_num, stores, dpb_stores)
+        else:
+            jobs, missing_reference = [SliceJob(bytes(s.nal.data), None, None) for s in slices], False
         if idr:
             self._recovering = False
         elif self._recovering and self._recovery_poc is None:
@@ -464,6 +459,40 @@ class H264Decoder:
         self._out.enforce_reorder()
         events += self._take_events()
         return events
+
+    def _slice_jobs(self, slices: list, sps: object, structure: int, cur_poc: int, frame_num: int,
+                    max_frame_num: int, stores: list[FrameStore],
+                    dpb_stores: list[FrameStore]) -> tuple[list[SliceJob], bool]:
+        """Reference lists (8.2.4) and slice controls of every slice; also says whether a P or
+        B slice misses its first reference picture (mid-stream recovery)."""
+        jobs: list[SliceJob] = []
+        missing_reference = False
+        # The slices of a picture usually share their list inputs (same type, same number
+        # of active references, same modifications): build each distinct pair of lists once
+        # per picture. The DPB does not change between the slices of a picture.
+        lists_of: dict[tuple, tuple[list, list]] = {}
+        for s in slices:
+            sh = s.header
+            kind = _slice_kind(sh.slice_type)
+            n0 = sh.num_ref_idx_l0_active_minus1 + 1
+            n1 = sh.num_ref_idx_l1_active_minus1 + 1
+            ops0, ops1 = _mod_ops(sh, 0), _mod_ops(sh, 1)
+            key = (kind, n0, n1, tuple(ops0), tuple(ops1))
+            lists = lists_of.get(key)
+            if lists is None:
+                lists = lists_of[key] = build_lists(stores, kind, structure, cur_poc, n0, n1,
+                                                    ops0, ops1, frame_num, max_frame_num)
+            l0, l1 = lists
+            if self._slice_controls:
+                sp = ctl.slice_params_control(sh, ctl.reference_list(l0, dpb_stores, structure),
+                                              ctl.reference_list(l1, dpb_stores, structure))
+                pw = ctl.pred_weights_control(sh, sps) if ctl.pred_weights_required(sh, sh.pps) else None
+            else:
+                sp = pw = None
+            jobs.append(SliceJob(bytes(s.nal.data), sp, pw))
+            if kind != "I" and (not l0 or l0[0] is None or (kind == "B" and (not l1 or l1[0] is None))):
+                missing_reference = True
+        return jobs, missing_reference
 
     def _parameter_set_controls(self, sps: object, pps: object) -> tuple[dict, dict, dict | None]:
         """SPS, PPS and scaling matrix control values, built once per (SPS, PPS) pair.
