@@ -110,6 +110,9 @@ class CodecModel(Protocol):
     /dev/video0, vicodec's 640..4096 x 360..2160 step 8 on /dev/video1), and
     ``capture_layout(fourcc, width, height) -> (bytesperline, sizeimage)`` for the CAPTURE
     format (default: ``v4l2_fill_pixfmt_mp`` arithmetic, ``buffers.fill_pixfmt``).
+    ``try_control(cid, payload, capture_fourcc, capture_width, capture_height) -> str | None``:
+    the driver's ``try_ctrl`` op, called at VIDIOC_S/TRY_EXT_CTRLS for each compound control
+    that passed the standard validation; a returned reason fails the ioctl with EINVAL.
     """
 
     name: str                          # "h264" | "fwht"

@@ -100,7 +100,11 @@ def _class_spec(cls: int) -> ControlSpec:
 class ControlHandler:
     """The controls of one open file handle (m2m context) and their current values."""
 
-    def __init__(self, specs: list[ControlSpec]) -> None:
+    def __init__(self, specs: list[ControlSpec],
+                 try_ctrl: "Callable[[int, bytes], str | None] | None" = None) -> None:
+        #: the driver's ``try_ctrl`` op: called with each compound payload that passed the
+        #: standard validation (S/TRY_EXT_CTRLS); a returned reason fails the ioctl with EINVAL
+        self.try_ctrl = try_ctrl
         self.specs: dict[int, ControlSpec] = {}
         for s in specs:
             self.specs[s.id] = s
@@ -311,6 +315,11 @@ class ControlHandler:
             s = self.specs[cid]
             if s.is_compound:
                 newv: int | bytes = self.normalize(cid, ctypes.string_at(c.ptr, s.size))
+                # try_or_set_cluster(): the driver's try_ctrl after the standard validation;
+                # earlier controls of the array stay set, like the kernel's cluster loop
+                why = self.try_ctrl(cid, newv) if self.try_ctrl is not None else None
+                if why is not None:
+                    raise KernelError(_errno.EINVAL, f"{s.name}: {why}")
             else:
                 newv = c.value64 if s.type == v.V4L2_CTRL_TYPE_INTEGER64 else c.value
             if set_ and target is not None:

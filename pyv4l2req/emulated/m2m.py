@@ -71,7 +71,10 @@ class DecoderContext:
         self.model = model
         self.fd = fd
         self.nonblock = nonblock
-        self.ctrls = ControlHandler(list(model.controls))
+        try_control = getattr(model, "try_control", None)
+        self.ctrls = ControlHandler(list(model.controls), None if try_control is None else (
+            lambda cid, payload: try_control(cid, payload, self.cap.fmt.pixelformat, self.cap.fmt.width,
+                                             self.cap.fmt.height)))
         fs = spec.frmsize(model)
         w, h = spec.default_size or (fs[0], fs[3])
         out_fmt = Format(model.output_fourcc, w, h, [0], [w * h * (spec.coded_sizeimage_mult or 8)])

@@ -420,9 +420,6 @@ def test_params_below_minimum_size_rejected_at_set(fwht_device, backend_kind, ou
     from pyv4l2req.codec.fwht import FwhtDecoderState, pack_params
     from pyv4l2req.uapi import controls as cid
 
-    if backend_kind == "emulated":
-        pytest.xfail("the emulated device does not call a codec model's try_ctrl at S_EXT_CTRLS yet "
-                     "(FwhtModel.check_params fails the job instead)")
     backend, info = fwht_device
     dev, media, out_q, cap_q = _open_stateless(backend, info)
     try:
