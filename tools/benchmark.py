@@ -1,29 +1,36 @@
 #!/usr/bin/env python3
 """Userspace cost per frame of pyv4l2req on a 1080p H.264 stream, and peak memory.
 
-    python3 tools/benchmark.py                  # makes ~/.cache/pyv4l2req/bench_1080p.h264 once
-    python3 tools/benchmark.py --input clip.h264 --frames 300
+    python3 tools/benchmark.py                  # makes ~/.cache/pyv4l2req/bench_1080p_240.h264 once
+    python3 tools/benchmark.py --input clip.h264 --repeat 3 --markdown docs/benchmark.md
 
-What is measured, per access unit (one frame; median, p90 and mean over the stream):
+The H.264 issue's target: *userspace cost per frame (parse + DPB + controls + ioctls, with the
+emulated device's pixel work excluded), ≤ 100 µs/frame median*. What is measured, per access
+unit (one frame; median, p90 and mean over the stream):
 
-A. **codec layer** — Annex B splitting + SPS/PPS/slice parsing + POC/DPB/reference lists/output
-   order + building every control value + packing them to the kernel structs
-   (``H264Decoder`` + ``uapi.h264.pack``): pure userspace, what a real board pays too.
-B. **pipeline on the emulated device** — everything ``Decoder.feed`` does (A + requests +
-   S_EXT_CTRLS + QBUF/DQBUF + QUEUE/poll/REINIT + CAPTURE recycling), with the emulated
-   device's pixel work (FFmpeg decoding the slice data, ``stats.pixel_seconds``) subtracted and
-   the copy of each output frame out of its CAPTURE buffer reported separately. The emulated
-   "kernel" is Python too, so B over-states what the ioctls cost on a real kernel.
+U. **userspace cost** — everything ``Decoder.feed`` does (split, parse, POC/DPB/output order,
+   control values, packing, the request/buffer ioctls and their ctypes structs, CAPTURE
+   recycling) minus the time spent *inside* the emulated device's ``ioctl``/``poll`` entry points
+   (its Python stand-in for the kernel, pixels included) and minus the copy of output frames
+   out of their CAPTURE buffers (reported on its own row: a caller that maps or exports buffers
+   does not pay it). Measured in both decode modes: frame-based (one request per picture:
+   rkvdec, hantro, and what ``auto`` picks when offered) and slice-based (one request per
+   slice with slice params and pred weights: cedrus).
+A. **codec layer alone** — the sans-IO part of U: AccessUnitSplitter + H264Decoder + packing
+   the control values to kernel structs, without any device (also per mode).
+K. **inside the emulated device** (pixels excluded): what the Python "kernel" costs; a real
+   kernel does the same ioctls in a few µs each. Not part of the target.
 
-The target of the H.264 issue is ≤ 100 µs/frame median for parse + DPB + controls + ioctls.
-Each measurement runs ``--repeat`` times (default 3) and the run with the lowest median is
-reported, like timeit's best of N (the machine may be shared).
-The numbers go to docs/benchmark.md (``--markdown``). Never a test: timings are not asserted.
+Each measurement runs ``--repeat`` times (default 5) over the whole stream with fresh objects;
+the run with the lowest median is reported, like timeit's best of N (the machine may be
+shared). The numbers go to docs/benchmark.md (``--markdown``). Never a test: timings are not
+asserted anywhere.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import resource
@@ -32,11 +39,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pyv4l2req"
+STREAM_DESCRIPTION = "1920x1080, High profile, B-pyramid, 3 refs, 4 slices/picture"
 
 
 def make_stream(path: Path, frames: int) -> None:
@@ -65,8 +74,6 @@ class GcTimer:
     """Seconds spent in Python's cyclic garbage collector (``gc.callbacks``) since creation."""
 
     def __init__(self) -> None:
-        import gc
-
         self.seconds = 0.0
         self._t0 = 0.0
         gc.callbacks.append(self._callback)
@@ -78,8 +85,6 @@ class GcTimer:
             self.seconds += time.perf_counter() - self._t0
 
     def close(self) -> None:
-        import gc
-
         gc.callbacks.remove(self._callback)
 
 
@@ -93,192 +98,210 @@ def stats_us(samples: list[float]) -> dict[str, float]:
     }
 
 
-def bench_codec(au_bytes: list[bytes]) -> dict[str, float]:
-    from pyv4l2req.codec.h264 import decoder as h264dec
-    from pyv4l2req.codec.h264.nal import AccessUnitSplitter
-    from pyv4l2req.uapi import h264 as uh264
-
-    # like the pipeline (DeviceSession.submit): the per-sequence controls go through a
-    # PackCache (packed again only when their value changes), the others are packed every time
-    per_sequence = uh264.PackCache()
-    packers = {
-        "sps": (per_sequence.pack, uh264.v4l2_ctrl_h264_sps),
-        "pps": (per_sequence.pack, uh264.v4l2_ctrl_h264_pps),
-        "scaling_matrix": (per_sequence.pack, uh264.v4l2_ctrl_h264_scaling_matrix),
-        "decode_params": (uh264.pack, uh264.v4l2_ctrl_h264_decode_params),
-    }
-    sp = AccessUnitSplitter()
-    dec = h264dec.H264Decoder()
-    samples = []
-    ts = 1000
-    for data in au_bytes + [b""]:
-        t0 = time.perf_counter()
-        aus = sp.feed(data) if data else sp.flush()
-        for au in aus:
-            for ev in dec.decode_access_unit(au, ts):
-                if isinstance(ev, h264dec.PictureDecode):
-                    for key, (pack, st) in packers.items():
-                        if ev.controls.get(key) is not None:
-                            pack(st, ev.controls[key])
-                    for s in ev.slices:
-                        uh264.pack(uh264.v4l2_ctrl_h264_slice_params, s.slice_params)
-                        if s.pred_weights is not None:
-                            uh264.pack(uh264.v4l2_ctrl_h264_pred_weights, s.pred_weights)
-            ts += 1000
-        samples.append(time.perf_counter() - t0)
-    dec.flush()
-    return stats_us(samples[1:])  # the first call only buffers the first AU
-
-
-def codec_breakdown(au_bytes: list[bytes]) -> dict[str, dict[str, float]]:
-    """Part A again, split into its components (a separate pass: the timers cost a little).
-
-    ``split``: Annex B scan and access unit boundaries (AccessUnitSplitter.feed without the
-    slice header parsing it does); ``parse``: slice headers; ``decode``: H264Decoder (POC, DPB
-    marking, reference lists, output order, control dicts); ``pack``: the controls to bytes.
-    """
-    from pyv4l2req.codec.h264 import decoder as h264dec
-    from pyv4l2req.codec.h264.nal import AccessUnitSplitter
-    from pyv4l2req.uapi import h264 as uh264
-
-    per_sequence = uh264.PackCache()
-    sp = AccessUnitSplitter()
-    parse_s = [0.0]
-    real_parse = sp.parameter_sets.parse_slice_header
-
-    def timed_parse(nal):
+def _timed(fn: Callable, acc: list[float]) -> Callable:
+    """*fn* wrapped so that the seconds spent in it are added to ``acc[0]``."""
+    def wrapper(*a, **k):
         t0 = time.perf_counter()
         try:
-            return real_parse(nal)
+            return fn(*a, **k)
         finally:
-            parse_s[0] += time.perf_counter() - t0
+            acc[0] += time.perf_counter() - t0
+    return wrapper
 
-    sp.parameter_sets.parse_slice_header = timed_parse  # type: ignore[method-assign]
-    dec = h264dec.H264Decoder()
-    rows: dict[str, list[float]] = {"split": [], "parse": [], "decode": [], "pack": [], "gc": []}
+
+# -- A: the codec layer alone -------------------------------------------------------------
+def _packers(slice_controls: bool):
+    """A function packing the controls of one PictureDecode like DeviceSession.submit does:
+    SPS/PPS/scaling matrix through a PackCache (packed again only when their value changes),
+    decode params every picture, slice params and pred weights per slice in slice mode."""
+    from pyv4l2req.uapi import h264 as uh264
+
+    per_sequence = uh264.PackCache()
+    pack, cached = uh264.pack, per_sequence.pack
+    sps_t, pps_t, sm_t = uh264.v4l2_ctrl_h264_sps, uh264.v4l2_ctrl_h264_pps, uh264.v4l2_ctrl_h264_scaling_matrix
+    dp_t, sp_t, pw_t = (uh264.v4l2_ctrl_h264_decode_params, uh264.v4l2_ctrl_h264_slice_params,
+                        uh264.v4l2_ctrl_h264_pred_weights)
+
+    def pack_picture(ev) -> None:
+        c = ev.controls
+        cached(sps_t, c["sps"])
+        cached(pps_t, c["pps"])
+        if c.get("scaling_matrix") is not None:
+            cached(sm_t, c["scaling_matrix"])
+        pack(dp_t, c["decode_params"])
+        if slice_controls:
+            for s in ev.slices:
+                pack(sp_t, s.slice_params)
+                if s.pred_weights is not None:
+                    pack(pw_t, s.pred_weights)
+
+    return pack_picture
+
+
+def bench_codec(au_bytes: list[bytes], slice_controls: bool, parts: bool = False) -> dict[str, dict]:
+    """A: per access unit, the whole codec layer (``total``), or with ``parts`` its components
+    (a separate pass: the timers around each part cost a little)."""
+    from pyv4l2req.codec.h264 import decoder as h264dec
+    from pyv4l2req.codec.h264.nal import AccessUnitSplitter
+
+    sp = AccessUnitSplitter()
+    dec = h264dec.H264Decoder(slice_controls=slice_controls)
+    pack_picture = _packers(slice_controls)
+    parse_s = [0.0]
+    if parts:
+        ps = sp.parameter_sets
+        ps.parse_slice_header = _timed(ps.parse_slice_header, parse_s)  # type: ignore[method-assign]
+    rows: dict[str, list[float]] = {"total": [], "split": [], "parse": [], "decode": [], "pack": [], "gc": []}
     gc_timer = GcTimer()
+    is_decode = h264dec.PictureDecode
     ts = 1000
+    perf = time.perf_counter
     for data in au_bytes + [b""]:
         p0, g0 = parse_s[0], gc_timer.seconds
-        t0 = time.perf_counter()
+        t0 = perf()
         aus = sp.feed(data) if data else sp.flush()
-        t1 = time.perf_counter()
+        t1 = perf()
         t_dec = t_pack = 0.0
         for au in aus:
-            a = time.perf_counter()
+            a = perf()
             events = dec.decode_access_unit(au, ts)
-            b = time.perf_counter()
-            t_dec += b - a
+            b = perf()
             for ev in events:
-                if isinstance(ev, h264dec.PictureDecode):
-                    c = ev.controls
-                    per_sequence.pack(uh264.v4l2_ctrl_h264_sps, c["sps"])
-                    per_sequence.pack(uh264.v4l2_ctrl_h264_pps, c["pps"])
-                    if c.get("scaling_matrix") is not None:
-                        per_sequence.pack(uh264.v4l2_ctrl_h264_scaling_matrix, c["scaling_matrix"])
-                    uh264.pack(uh264.v4l2_ctrl_h264_decode_params, c["decode_params"])
-                    for sl in ev.slices:
-                        uh264.pack(uh264.v4l2_ctrl_h264_slice_params, sl.slice_params)
-                        if sl.pred_weights is not None:
-                            uh264.pack(uh264.v4l2_ctrl_h264_pred_weights, sl.pred_weights)
-            t_pack += time.perf_counter() - b
+                if isinstance(ev, is_decode):
+                    pack_picture(ev)
+            c = perf()
+            t_dec += b - a
+            t_pack += c - b
             ts += 1000
+        rows["total"].append(perf() - t0)
         parse = parse_s[0] - p0
         rows["split"].append(t1 - t0 - parse)
         rows["parse"].append(parse)
         rows["decode"].append(t_dec)
         rows["pack"].append(t_pack)
-        rows["gc"].append(gc_timer.seconds - g0)  # inside the four above, not in addition
+        rows["gc"].append(gc_timer.seconds - g0)  # inside the others, not in addition
     gc_timer.close()
     dec.flush()
+    # the first feed only buffers the first access unit, the last one is the flush
     return {k: stats_us(v[1:]) for k, v in rows.items()}
 
 
-def pipeline_breakdown(au_bytes: list[bytes]) -> dict[str, dict[str, float]]:
-    """Part B again, split into the time spent inside the emulated device's ioctl/poll entry
-    points (its Python "kernel", pixels excluded) and everything else (a separate pass)."""
+# -- U and K: the pipeline on the emulated device --------------------------------------------
+def bench_pipeline(au_bytes: list[bytes], decode_mode: str) -> dict[str, dict]:
+    """U (``user``), K (``kernel``), the frame copy (``copy``) and the GC share per access unit;
+    ``ioctls``: ioctls per frame by name."""
     from pyv4l2req import Decoder
     from pyv4l2req.emulated import EmulatedBackend
 
     backend = EmulatedBackend()
     inside = [0.0]
     for name in ("ioctl", "poll"):
-        real = getattr(backend, name)
-
-        def timed(*a, _real=real, **k):
-            t0 = time.perf_counter()
-            try:
-                return _real(*a, **k)
-            finally:
-                inside[0] += time.perf_counter() - t0
-
-        setattr(backend, name, timed)
+        setattr(backend, name, _timed(getattr(backend, name), inside))
     copy_s = [0.0]
     copy_kernel = [0.0]  # emulated-device time inside frame() (it may reap a request)
-    rows: dict[str, list[float]] = {"kernel": [], "user": [], "gc": []}
+    rows: dict[str, list[float]] = {"user": [], "kernel": [], "copy": [], "gc": []}
     gc_timer = GcTimer()
-    with Decoder(device="emulated", backend=backend) as dec:
+    perf = time.perf_counter
+    stats = backend.stats
+    with Decoder(device="emulated", backend=backend, decode_mode=decode_mode) as dec:
         session = dec.session
         real_frame = session.frame
 
         def timed_frame(*a, **k):
-            t0, k0 = time.perf_counter(), inside[0]
+            t0, k0 = perf(), inside[0]
             try:
                 return real_frame(*a, **k)
             finally:
-                copy_s[0] += time.perf_counter() - t0
+                copy_s[0] += perf() - t0
                 copy_kernel[0] += inside[0] - k0
 
         session.frame = timed_frame  # type: ignore[method-assign]
-        for data in au_bytes:
-            px0, cp0, in0, ck0 = backend.stats.pixel_seconds, copy_s[0], inside[0], copy_kernel[0]
-            g0 = gc_timer.seconds
-            t0 = time.perf_counter()
-            sum(1 for _ in dec.feed(data))
-            dt = time.perf_counter() - t0
-            px, cp = backend.stats.pixel_seconds - px0, copy_s[0] - cp0
-            kern = (inside[0] - in0) - (copy_kernel[0] - ck0)  # frame() is excluded as a whole
-            rows["kernel"].append(kern - px)
-            rows["user"].append(dt - px - cp - (kern - px))
-            rows["gc"].append(gc_timer.seconds - g0)  # all of the frame, copy included
-        sum(1 for _ in dec.flush())
-    gc_timer.close()
-    return {k: stats_us(v[1:]) for k, v in rows.items()}
-
-
-def bench_pipeline(au_bytes: list[bytes]) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
-    from pyv4l2req import Decoder
-    from pyv4l2req.emulated import EmulatedBackend
-
-    backend = EmulatedBackend()
-    copy_s = [0.0]
-    with Decoder(device="emulated", backend=backend) as dec:
-        session = dec.session
-        real_frame = session.frame
-
-        def timed_frame(*a, **k):
-            t0 = time.perf_counter()
-            try:
-                return real_frame(*a, **k)
-            finally:
-                copy_s[0] += time.perf_counter() - t0
-
-        session.frame = timed_frame  # type: ignore[method-assign]
-        userspace, copies = [], []
         frames = 0
         for data in au_bytes:
-            px0, cp0 = backend.stats.pixel_seconds, copy_s[0]
-            t0 = time.perf_counter()
-            frames += sum(1 for _ in dec.feed(data))
-            dt = time.perf_counter() - t0
-            px, cp = backend.stats.pixel_seconds - px0, copy_s[0] - cp0
-            userspace.append(dt - px - cp)
-            copies.append(cp)
+            px0, cp0, in0, ck0 = stats.pixel_seconds, copy_s[0], inside[0], copy_kernel[0]
+            g0 = gc_timer.seconds
+            t0 = perf()
+            for _ in dec.feed(data):
+                frames += 1
+            dt = perf() - t0
+            cp = copy_s[0] - cp0
+            kern = (inside[0] - in0) - (copy_kernel[0] - ck0)  # frame() is excluded as a whole
+            rows["user"].append(dt - cp - kern)
+            rows["kernel"].append(kern - (stats.pixel_seconds - px0))
+            if cp:
+                rows["copy"].append(cp)
+            rows["gc"].append(gc_timer.seconds - g0)  # all of the frame, copy included
         frames += sum(1 for _ in dec.flush())
-        n = max(1, frames)
-        ioctls = {k: v / n for k, v in sorted(backend.stats.ioctls.items())}
-    out_copies = [c for c in copies if c > 0]
-    return stats_us(userspace[1:]), stats_us(out_copies or [0.0]), ioctls
+        ioctls = {k: v / max(1, frames) for k, v in sorted(stats.ioctls.items())}
+    gc_timer.close()
+    out: dict[str, dict] = {k: stats_us(v[1:] if k != "copy" else v) for k, v in rows.items() if v}
+    out["ioctls"] = ioctls
+    return out
+
+
+def best_of(n: int, run: Callable[[], dict[str, dict]]) -> dict[str, dict]:
+    """Each row from the run (of *n*) where that row had the lowest median."""
+    runs = [run() for _ in range(n)]
+    return {k: min((r[k] for r in runs), key=lambda s: s.get("median", 0)) for k in runs[0]}
+
+
+def row(name: str, s: dict[str, float]) -> str:
+    return f"| {name} | {s['median']:.0f} | {s['p90']:.0f} | {s['mean']:.0f} |"
+
+
+def report(path: Path, n_aus: int, repeat: int, res: dict[str, dict[str, dict]], rss_mib: float) -> str:
+    fr, sl = res["pipeline frame"], res["pipeline slice"]
+    ca_f, ca_s = res["codec frame"], res["codec slice"]
+    parts_f, parts_s = res["codec parts frame"], res["codec parts slice"]
+    header = ["| what (per frame) | median µs | p90 µs | mean µs |", "|---|---|---|---|"]
+    lines = [
+        "# Benchmark: userspace cost per frame",
+        "",
+        f"`python3 tools/benchmark.py --repeat {repeat}` on {platform.machine()}, Python "
+        f"{platform.python_version()}, {os.cpu_count()} cores; stream: `{path.name}` ({n_aus} access "
+        f"units, {STREAM_DESCRIPTION}); best of {repeat} runs (the run with the lowest median).",
+        "",
+        "## The target: userspace cost per frame (≤ 100 µs median)",
+        "",
+        "Parse + DPB + controls + ioctls: all of `Decoder.feed` minus the time inside the emulated "
+        "device's ioctl/poll (its Python stand-in for the kernel, pixels included) and minus the "
+        "copy of output frames out of their CAPTURE buffers (own row below).",
+        "",
+        *header,
+        row("**U. frame-based** (one request per picture; rkvdec, hantro; `auto`'s choice)", fr["user"]),
+        row("U. slice-based (one request per slice + slice params, pred weights; cedrus)", sl["user"]),
+        row("copy of an output frame out of its CAPTURE buffer (numpy, NV12 1080p)", fr["copy"]),
+        row("K. inside the emulated device, frame-based (pixels excluded; not userspace)", fr["kernel"]),
+        row("K. inside the emulated device, slice-based (pixels excluded; not userspace)", sl["kernel"]),
+        row("Python's cyclic GC, frame-based (inside the rows above)", fr["gc"]),
+        "",
+        "## The codec layer alone (sans-IO: split + parse + H264Decoder + pack, no device)",
+        "",
+        *header,
+        row("A. frame-based controls (SPS, PPS, decode params)", ca_f["total"]),
+        row("A. slice-based controls (+ slice params, pred weights per slice)", ca_s["total"]),
+        "",
+        "Components (a separate pass with a timer around each part; medians of parts do not add up "
+        "exactly to the median of the whole; slice headers are parsed lazily, so a tail parse "
+        "triggered by H264Decoder counts as H264Decoder):",
+        "",
+        "| component (per frame) | frame-based median µs | slice-based median µs |",
+        "|---|---|---|",
+        *(f"| {name} | {parts_f[k]['median']:.0f} | {parts_s[k]['median']:.0f} |" for k, name in (
+            ("split", "Annex B split + access unit boundaries"),
+            ("parse", "slice header parsing (in the splitter)"),
+            ("decode", "H264Decoder: POC, DPB, output order, control dicts (+ ref lists in slice mode)"),
+            ("pack", "pack to kernel structs (SPS/PPS/scaling matrix only when changed)"),
+            ("gc", "of all four: Python's cyclic garbage collector"))),
+        "",
+        f"Peak RSS of the benchmark process: {rss_mib:.0f} MiB.",
+        "",
+        "ioctls per frame, frame-based: " + ", ".join(f"{k} {v:.2f}" for k, v in fr["ioctls"].items()),
+        "",
+        "ioctls per frame, slice-based: " + ", ".join(f"{k} {v:.2f}" for k, v in sl["ioctls"].items()),
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -286,65 +309,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--input", type=Path, help="an Annex B H.264 file (default: a generated 1080p stream)")
     ap.add_argument("--frames", type=int, default=240, help="frames of the generated stream")
     ap.add_argument("--markdown", type=Path, help="write the results as Markdown here")
-    ap.add_argument("--repeat", type=int, default=3,
+    ap.add_argument("--repeat", type=int, default=5,
                     help="runs of each measurement; the run with the lowest median is reported")
     args = ap.parse_args(argv)
     path = args.input or CACHE / f"bench_1080p_{args.frames}.h264"
     if not path.exists():
         print(f"making {path} (1080p, {args.frames} frames, libx264)...", file=sys.stderr)
         make_stream(path, args.frames)
-    data = path.read_bytes()
-    aus = access_units(data)
-    # Each measurement runs --repeat times on the same stream and the run with the lowest
-    # median is kept (like timeit's best of N): on a shared machine the other runs measure
-    # the neighbours. Every run is a full pass over the stream with fresh objects.
-    def best(runs: list, key=lambda r: r["median"]):
-        return min(runs, key=key)
-
+    aus = access_units(path.read_bytes())
     n = max(1, args.repeat)
-    a = best([bench_codec(aus) for _ in range(n)])
-    b, copy, ioctls = best([bench_pipeline(aus) for _ in range(n)], key=lambda r: r[0]["median"])
-    runs_a = [codec_breakdown(aus) for _ in range(n)]
-    parts_a = {k: best([r[k] for r in runs_a]) for k in runs_a[0]}
-    runs_b = [pipeline_breakdown(aus) for _ in range(n)]
-    parts_b = {k: best([r[k] for r in runs_b]) for k in runs_b[0]}
+    res: dict[str, dict[str, dict]] = {}
+    for mode, slice_controls in (("frame", False), ("slice", True)):
+        res[f"pipeline {mode}"] = best_of(n, lambda: bench_pipeline(aus, mode))
+        res[f"codec {mode}"] = best_of(n, lambda: bench_codec(aus, slice_controls))
+        res[f"codec parts {mode}"] = best_of(n, lambda: bench_codec(aus, slice_controls, parts=True))
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    lines = [
-        "# Benchmark: userspace cost per frame",
-        "",
-        f"`python3 tools/benchmark.py` on {platform.machine()}, Python {platform.python_version()}, "
-        f"{os.cpu_count()} cores; stream: `{path.name}` ({len(aus)} access units, 1920x1080, "
-        "High profile, B-pyramid, 3 refs, 4 slices/picture); "
-        f"best of {n} runs (the run with the lowest median).",
-        "",
-        "| what (per frame) | median µs | p90 µs | mean µs |",
-        "|---|---|---|---|",
-        f"| A. codec layer: split + parse + POC/DPB/ref lists/output + controls + pack | {a['median']:.0f} | {a['p90']:.0f} | {a['mean']:.0f} |",
-        f"| B. whole pipeline on the emulated device, pixels and frame copy excluded | {b['median']:.0f} | {b['p90']:.0f} | {b['mean']:.0f} |",
-        f"| copy of an output frame out of its CAPTURE buffer (numpy) | {copy['median']:.0f} | {copy['p90']:.0f} | {copy['mean']:.0f} |",
-        "",
-        "Components (separate passes with a timer around each part; medians of parts do not add "
-        "up exactly to the median of the whole):",
-        "",
-        "| component (per frame) | median µs | p90 µs | mean µs |",
-        "|---|---|---|---|",
-        *(f"| A: {name} | {r['median']:.0f} | {r['p90']:.0f} | {r['mean']:.0f} |" for name, r in (
-            ("Annex B split + access unit boundaries", parts_a["split"]),
-            ("slice header parsing", parts_a["parse"]),
-            ("H264Decoder: POC, DPB, ref lists, output order, control dicts", parts_a["decode"]),
-            ("pack (SPS/PPS/scaling matrix only when changed)", parts_a["pack"]),
-            ("of all four: Python's cyclic garbage collector", parts_a["gc"]))),
-        *(f"| B: {name} | {r['median']:.0f} | {r['p90']:.0f} | {r['mean']:.0f} |" for name, r in (
-            ("inside the emulated device's ioctl/poll (Python \"kernel\", pixels excluded)", parts_b["kernel"]),
-            ("outside it: codec layer + session + V4L2 objects (ctypes structs)", parts_b["user"]),
-            ("of the whole frame: Python's cyclic garbage collector", parts_b["gc"]))),
-        "",
-        f"Peak RSS of the benchmark process: {rss_mib:.0f} MiB.",
-        "",
-        "ioctls per frame: " + ", ".join(f"{k} {v:.2f}" for k, v in ioctls.items()),
-        "",
-    ]
-    text = "\n".join(lines)
+    text = report(path, len(aus), n, res, rss_mib)
     print(text)
     if args.markdown:
         args.markdown.write_text(text)
