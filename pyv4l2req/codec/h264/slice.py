@@ -28,6 +28,8 @@ __all__ = [
     "MMCO",
     "MissingParameterSet",
     "parse_slice_header",
+    "PREFIX_FIELDS",
+    "TAIL_FIELDS",
     "SLICE_P",
     "SLICE_B",
     "SLICE_I",
@@ -65,9 +67,25 @@ class SliceHeader:
     idc 3 is not stored. Pred weight tables hold one entry per active reference with the
     implied defaults (2**denom, offset 0) where the flag is 0; they are empty (``()``) when the
     slice has no pred_weight_table(). List-valued elements that are absent are empty tuples
-    (class defaults, shared: never mutate them).
+    (shared: never mutate them).
+
+    **Lazy tail.** :func:`parse_slice_header` parses eagerly only the *prefix*: the NAL unit
+    fields, first_mb_in_slice ... redundant_pic_cnt (everything 7.4.1.2.4 compares for access
+    unit boundaries) and the POC bit offset/size. The *tail* (direct_spatial_mv_pred_flag
+    onwards, the bit sizes, ``header_emulation_prevention_bytes``: the names of
+    ``TAIL_FIELDS``; the prefix is ``PREFIX_FIELDS``) is parsed on the first access to any of
+    its attributes, from the saved reader state; afterwards they are plain attributes. A
+    malformed tail raises the same :class:`BitstreamError` at that access (and again at every
+    later one). :meth:`parse_all` (or ``parse_slice_header(..., lazy=False)``) parses it now.
+
+    (Mechanism: a header with a pending tail is a :class:`_PendingTail`, a subclass whose tail
+    attributes are properties that run the tail parse and turn the object into a plain
+    ``SliceHeader``, like ``importlib.util.LazyLoader``'s modules. Prefix reads and reads of
+    parsed headers are therefore plain attribute reads; absent tail elements are the class
+    attributes below.)
     """
 
+    # -- prefix: set by the parser (or inferred values here) -------------------------------
     nal_unit_type: int
     nal_ref_idc: int
     IdrPicFlag: int
@@ -85,6 +103,12 @@ class SliceHeader:
     delta_pic_order_cnt_bottom: int = 0
     delta_pic_order_cnt: tuple[int, int] = (0, 0)
     redundant_pic_cnt: int = 0
+    #: bit offset in the rbsp (after the NAL header) of pic_order_cnt_lsb / delta_pic_order_cnt,
+    #: and their size (see module docstring; 0 when absent)
+    pic_order_cnt_bit_offset: int = 0
+    pic_order_cnt_bit_size: int = 0
+
+    # -- tail (TAIL_FIELDS): parsed on first access when the header was parsed lazily --------
     direct_spatial_mv_pred_flag: int = 0
     num_ref_idx_active_override_flag: int = 0
     num_ref_idx_l0_active_minus1: int = 0
@@ -126,12 +150,19 @@ class SliceHeader:
     # sizes (see module docstring)
     header_bit_size: int
     dec_ref_pic_marking_bit_size: int = 0
-    pic_order_cnt_bit_size: int = 0
-    #: bit offset in the rbsp (after the NAL header) where the MMCO/POC elements start
+    #: bit offset in the rbsp (after the NAL header) where dec_ref_pic_marking() starts
     dec_ref_pic_marking_bit_offset: int = 0
-    pic_order_cnt_bit_offset: int = 0
     #: emulation prevention bytes inside the NAL header + slice header (set by the parser)
     header_emulation_prevention_bytes: int = 0
+
+    def parse_all(self) -> "SliceHeader":
+        """Parse the tail now if it is pending (BitstreamError if malformed); returns self."""
+        return self
+
+    @property
+    def tail_parsed(self) -> bool:
+        """Whether the tail elements are available without parsing (tests, diagnostics)."""
+        return True
 
     @property
     def slice_type_mod5(self) -> int:
@@ -165,6 +196,87 @@ class SliceHeader:
             f"first_mb_in_slice={self.first_mb_in_slice}, frame_num={self.frame_num}, "
             f"pps={self.pic_parameter_set_id}, field={self.field_pic_flag}/{self.bottom_field_flag})"
         )
+
+
+#: the elements of the prefix (see SliceHeader): always parsed
+PREFIX_FIELDS: tuple[str, ...] = (
+    "nal_unit_type", "nal_ref_idc", "IdrPicFlag", "sps", "pps", "first_mb_in_slice", "slice_type",
+    "pic_parameter_set_id", "colour_plane_id", "frame_num", "field_pic_flag", "bottom_field_flag",
+    "idr_pic_id", "pic_order_cnt_lsb", "delta_pic_order_cnt_bottom", "delta_pic_order_cnt",
+    "redundant_pic_cnt", "pic_order_cnt_bit_offset", "pic_order_cnt_bit_size",
+)
+#: the elements of the tail (see SliceHeader): direct_spatial_mv_pred_flag onwards and the sizes
+TAIL_FIELDS: tuple[str, ...] = (
+    "direct_spatial_mv_pred_flag", "num_ref_idx_active_override_flag",
+    "num_ref_idx_l0_active_minus1", "num_ref_idx_l1_active_minus1",
+    "ref_pic_list_modification_flag_l0", "ref_pic_list_modification_flag_l1",
+    "ref_pic_list_modification_l0", "ref_pic_list_modification_l1",
+    "has_pred_weight_table", "luma_log2_weight_denom", "chroma_log2_weight_denom",
+    "luma_weight_l0_flag", "luma_weight_l0", "luma_offset_l0",
+    "chroma_weight_l0_flag", "chroma_weight_l0", "chroma_offset_l0",
+    "luma_weight_l1_flag", "luma_weight_l1", "luma_offset_l1",
+    "chroma_weight_l1_flag", "chroma_weight_l1", "chroma_offset_l1",
+    "no_output_of_prior_pics_flag", "long_term_reference_flag",
+    "adaptive_ref_pic_marking_mode_flag", "mmco",
+    "cabac_init_idc", "slice_qp_delta", "sp_for_switch_flag", "slice_qs_delta",
+    "disable_deblocking_filter_idc", "slice_alpha_c0_offset_div2", "slice_beta_offset_div2",
+    "slice_group_change_cycle", "slice_id",
+    "header_bit_size", "dec_ref_pic_marking_bit_size", "dec_ref_pic_marking_bit_offset",
+    "header_emulation_prevention_bytes",
+)
+
+
+class _PendingTail(SliceHeader):
+    """A :class:`SliceHeader` whose tail has not been parsed yet.
+
+    ``_tail`` = (reader, bit position of direct_spatial_mv_pred_flag, NalUnit). Reading a tail
+    attribute (a property of this class, made below for each name of TAIL_FIELDS) calls
+    :meth:`parse_all`, which parses the tail and changes the object's class to
+    :class:`SliceHeader`; on a bitstream error the object stays pending and unchanged.
+    """
+
+    _tail: "tuple[BitReader, int, object]"
+
+    def parse_all(self) -> SliceHeader:
+        r, start, nal = self._tail
+        r.pos = start
+        self.__class__ = SliceHeader  # the tail attributes become writable instance attributes
+        try:
+            try:
+                _parse_tail(r, self)
+            except NeedMoreData:  # the reader holds a prefix of the RBSP: read the whole one
+                _parse_tail(type(r)(nal.rbsp, complete=True, what=r.what, pos=start), self)
+        except BaseException:
+            d = self.__dict__
+            for name in TAIL_FIELDS:
+                d.pop(name, None)
+            self.__class__ = _PendingTail
+            r.pos = start
+            raise
+        hdr_rbsp_bytes = (self.header_bit_size - 8 + 7) >> 3
+        if b"\x00\x00\x03" in nal.data[: 1 + hdr_rbsp_bytes + 16]:
+            self.header_emulation_prevention_bytes = _count_epb(nal.data, hdr_rbsp_bytes)
+        del self._tail
+        return self
+
+    @property
+    def tail_parsed(self) -> bool:
+        return False
+
+
+def _tail_property(name: str) -> property:
+    def get(self: _PendingTail):
+        return getattr(self.parse_all(), name)
+
+    def set(self: _PendingTail, value) -> None:
+        setattr(self.parse_all(), name, value)
+
+    return property(get, set, doc=f"{name} (parses the pending slice header tail)")
+
+
+for _name in TAIL_FIELDS:
+    setattr(_PendingTail, _name, _tail_property(_name))
+del _name
 
 
 def _read_modifications(r: BitReader, lst: str) -> list[tuple[int, int]]:
@@ -219,8 +331,8 @@ def _read_weights(r: BitReader, sh: SliceHeader, n: int, chroma: bool, x: str):
     return lf, lw, lo, cf, cw, co
 
 
-def _parse(r: BitReader, nal_unit_type: int, nal_ref_idc: int, pps_by_id, sps_by_id) -> SliceHeader:
-    sh = SliceHeader()
+def _parse_prefix(r: BitReader, sh: SliceHeader, nal_unit_type: int, nal_ref_idc: int, pps_by_id, sps_by_id) -> None:
+    """slice_header() up to and including redundant_pic_cnt, into ``sh``."""
     sh.nal_unit_type = nal_unit_type
     sh.nal_ref_idc = nal_ref_idc
     sh.IdrPicFlag = idr = 1 if nal_unit_type == 5 else 0
@@ -262,6 +374,17 @@ def _parse(r: BitReader, nal_unit_type: int, nal_ref_idc: int, pps_by_id, sps_by
         sh.pic_order_cnt_bit_size = r.pos - poc_start
     if pps.redundant_pic_cnt_present_flag:
         sh.redundant_pic_cnt = r.ue("redundant_pic_cnt", 127)
+
+
+def _parse_tail(r: BitReader, sh: SliceHeader) -> None:
+    """slice_header() from direct_spatial_mv_pred_flag to the end (``r`` positioned there)."""
+    nal_unit_type = sh.nal_unit_type
+    nal_ref_idc = sh.nal_ref_idc
+    idr = sh.IdrPicFlag
+    sps = sh.sps
+    pps = sh.pps
+    st = sh.slice_type % 5
+    field = sh.field_pic_flag
     if st == SLICE_B:
         sh.direct_spatial_mv_pred_flag = r.u1("direct_spatial_mv_pred_flag")
     max_ref = 31 if field else 15
@@ -356,9 +479,8 @@ def _parse(r: BitReader, nal_unit_type: int, nal_ref_idc: int, pps_by_id, sps_by
         sh.slice_id = r.ue("slice_id")
         r.pos = hb  # slice_id is not part of slice_header(); header size stops before it
         sh.header_bit_size = 8 + hb
-        return sh
-    sh.header_bit_size = 8 + r.pos
-    return sh
+    else:
+        sh.header_bit_size = 8 + r.pos
 
 
 def _count_epb(data: bytes, rbsp_bytes: int) -> int:
@@ -381,28 +503,41 @@ def parse_slice_header(
     *,
     reader_cls: type[BitReader] = BitReader,
     tracer: list | None = None,
+    lazy: bool = True,
 ) -> SliceHeader:
     """Parse the slice header of a coded slice NAL unit (nal_unit_type 1, 2 or 5).
 
     Only the head of the NAL unit is unescaped (tens of microseconds per header whatever the
     slice size). Raises :class:`MissingParameterSet` when the PPS/SPS is unknown and
     :class:`BitstreamError` (naming the NAL unit and the syntax element) on malformed data.
+    With ``lazy`` (the default) the tail of the header is parsed on first access (see
+    :class:`SliceHeader`); ``lazy=False`` or a ``tracer`` parse everything now.
     """
     t = nal.nal_unit_type
     what = f"slice header (nal_unit_type {t}, nal_ref_idc {nal.nal_ref_idc})"
     if t not in (1, 2, 5):
         raise BitstreamError(f"{what}: not a coded slice with a slice header")
-    data, complete = nal.rbsp_prefix(_PREFIX_BYTES)
+    if tracer is None:
+        data, complete = nal.rbsp_prefix(_PREFIX_BYTES)
+    else:  # one reader over the whole RBSP records the whole header
+        data, complete = nal.rbsp, True
+    lazy = lazy and tracer is None
     while True:
         r = reader_cls(data, complete=complete, what=what)
+        sh = _PendingTail() if lazy else SliceHeader()
         try:
-            sh = _parse(r, t, nal.nal_ref_idc, pps_by_id, sps_by_id)
+            _parse_prefix(r, sh, t, nal.nal_ref_idc, pps_by_id, sps_by_id)
+            if lazy:
+                sh._tail = (r, r.pos, nal)
+            else:
+                _parse_tail(r, sh)
             break
         except NeedMoreData:
             data, complete = nal.rbsp, True
     if tracer is not None:
         tracer.append(r)
-    hdr_rbsp_bytes = (sh.header_bit_size - 8 + 7) >> 3
-    if b"\x00\x00\x03" in nal.data[: 1 + hdr_rbsp_bytes + 16]:
-        sh.header_emulation_prevention_bytes = _count_epb(nal.data, hdr_rbsp_bytes)
+    if not lazy:
+        hdr_rbsp_bytes = (sh.header_bit_size - 8 + 7) >> 3
+        if b"\x00\x00\x03" in nal.data[: 1 + hdr_rbsp_bytes + 16]:
+            sh.header_emulation_prevention_bytes = _count_epb(nal.data, hdr_rbsp_bytes)
     return sh

@@ -1,8 +1,10 @@
 """Slice header parsing details (codec/h264/slice.py) beyond the FFmpeg trace comparison:
 the short-prefix fast path gives the same result as parsing the whole RBSP (whatever the
-prefix length, also when an emulation prevention byte straddles the cut), the bit sizes
-counted with emulation prevention bytes, missing parameter sets and malformed headers.
-Also prints the parse cost per slice header (no timing assertion)."""
+prefix length, also when an emulation prevention byte straddles the cut), the lazy tail gives
+the same header as the eager parse (every slice of every vector and fixture clip) and is not
+parsed by prefix reads, the bit sizes counted with emulation prevention bytes, missing
+parameter sets and malformed headers. Also prints the parse cost per slice header (no timing
+assertion)."""
 
 from __future__ import annotations
 
@@ -14,13 +16,17 @@ import pytest
 from pyv4l2req.codec.h264 import slice as slice_mod
 from pyv4l2req.codec.h264.nal import AccessUnitSplitter, NalUnit, split_annexb
 from pyv4l2req.codec.h264.paramsets import ParameterSets
-from pyv4l2req.codec.h264.slice import MissingParameterSet, parse_slice_header
+from pyv4l2req.codec.h264.slice import (
+    PREFIX_FIELDS, TAIL_FIELDS, MissingParameterSet, SliceHeader, parse_slice_header,
+)
 from pyv4l2req.emulated.nal_writer import escape_rbsp
 from pyv4l2req.errors import BitstreamError
 
 
 def _header_dict(sh) -> dict:
-    return {k: v for k, v in vars(sh).items() if k not in ("sps", "pps")}
+    """Every element of the header (the lazy tail parsed first), without the parameter sets."""
+    sh.parse_all()
+    return {k: v for k, v in vars(sh).items() if k not in ("sps", "pps") and not k.startswith("_")}
 
 
 def _slices_and_sets(data: bytes):
@@ -56,6 +62,70 @@ def test_prefix_parse_equals_full_parse(prefix: int, monkeypatch, h264_oracle, t
             assert _header_dict(parse_slice_header(fresh, pps, sps)) == _header_dict(_full_parse(nal, pps, sps))
             n += 1
     assert n > 100
+
+
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
+
+
+def _check_lazy_equals_eager(data: bytes) -> int:
+    n = 0
+    for nal, pps, sps in _slices_and_sets(data):
+        lazy = parse_slice_header(NalUnit(nal.nal_unit_type, nal.nal_ref_idc, nal.data), pps, sps)
+        eager = parse_slice_header(NalUnit(nal.nal_unit_type, nal.nal_ref_idc, nal.data), pps, sps, lazy=False)
+        assert type(eager) is SliceHeader and eager.tail_parsed
+        assert not lazy.tail_parsed
+        # prefix reads (and repr) do not parse the tail and equal the eager ones
+        assert [getattr(lazy, k) for k in PREFIX_FIELDS] == [getattr(eager, k) for k in PREFIX_FIELDS]
+        assert repr(lazy) == repr(eager) and isinstance(lazy, SliceHeader)
+        assert not lazy.tail_parsed and not set(TAIL_FIELDS) & set(vars(lazy))
+        # the first tail read parses it all: afterwards a plain SliceHeader equal to the eager one
+        assert lazy.header_bit_size == eager.header_bit_size
+        assert type(lazy) is SliceHeader and lazy.tail_parsed
+        assert _header_dict(lazy) == _header_dict(eager)
+        assert [getattr(lazy, k) for k in TAIL_FIELDS] == [getattr(eager, k) for k in TAIL_FIELDS]
+        n += 1
+    return n
+
+
+def test_lazy_tail_equals_eager_parse_on_vectors(h264_vector: Path, vector_data: bytes) -> None:
+    assert _check_lazy_equals_eager(vector_data) > 0
+
+
+def test_lazy_tail_equals_eager_parse_on_fixtures() -> None:
+    clips = sorted(FIXTURES.glob("*.h264"))
+    assert clips
+    for clip in clips:
+        assert _check_lazy_equals_eager(clip.read_bytes()) > 0, clip
+
+
+def test_splitter_reads_only_prefixes() -> None:
+    """Access unit boundaries (7.4.1.2.4) need only the prefix: no tail parsed by splitting."""
+    sp = AccessUnitSplitter()
+    aus = sp.feed((FIXTURES / "multislice_176x144.h264").read_bytes()) + sp.flush()
+    headers = [s.header for au in aus for s in au.slices]
+    assert len(headers) > len(aus) > 1
+    assert not any(h.tail_parsed for h in headers)
+    assert all(h.header_bit_size > 8 for h in headers)
+    assert all(h.tail_parsed for h in headers)
+
+
+def test_pending_tail_behaves_like_attributes(h264_oracle) -> None:
+    nals = split_annexb(_epb_stream(h264_oracle.BitWriter))
+    ps = ParameterSets()
+    ps.add_sps(nals[0])
+    ps.add_pps(nals[1])
+    sh = ps.parse_slice_header(nals[2])
+    # unknown names: AttributeError without parsing (getattr(sh, name, default) stays cheap)
+    assert getattr(sh, "pred_weight_table", None) is None and not sh.tail_parsed
+    # writing a tail attribute parses the tail first, then sets it
+    sh.slice_qp_delta = 7
+    assert sh.tail_parsed and sh.slice_qp_delta == 7 and sh.header_bit_size == 8 + 43
+    # a copy of a pending header parses on its own (the saved reader position is not shared)
+    import copy
+
+    a = ps.parse_slice_header(nals[2])
+    b = copy.copy(a)
+    assert a.header_bit_size == 8 + 43 and b.header_bit_size == 8 + 43 and a.parse_all() is a
 
 
 def _epb_stream(W) -> bytes:
@@ -120,8 +190,18 @@ def test_truncated_and_out_of_range_slice_headers(h264_oracle) -> None:
     with pytest.raises(BitstreamError, match=r"slice_type = 10 out of range"):
         ps.parse_slice_header(bad_type)
     bad_ref = NalUnit.from_bytes(b"\x41" + W().ue(0).ue(0).ue(0).u(16, 1).u(16, 1).u(1, 1).ue(16).trailing().bytes())
-    with pytest.raises(BitstreamError, match=r"num_ref_idx_l0_active_minus1 = 16 out of range \(max 15\)"):
-        ps.parse_slice_header(bad_ref)
+    msg = r"slice header \(nal_unit_type 1, nal_ref_idc 2\): num_ref_idx_l0_active_minus1 = 16 out of range \(max 15\)"
+    with pytest.raises(BitstreamError, match=msg):
+        parse_slice_header(bad_ref, ps.pps, ps.sps, lazy=False)
+    # lazily: the prefix is fine, the error comes with the first access to the tail, every time
+    sh = ps.parse_slice_header(bad_ref)
+    assert (sh.frame_num, sh.pic_order_cnt_lsb, sh.tail_parsed) == (1, 1, False)
+    for _ in range(2):
+        with pytest.raises(BitstreamError, match=msg):
+            sh.slice_qp_delta
+        with pytest.raises(BitstreamError, match=msg):
+            sh.parse_all()
+        assert not sh.tail_parsed and "num_ref_idx_active_override_flag" not in vars(sh)
 
 
 def test_parse_cost_report(h264_oracle, tmp_path: Path) -> None:
