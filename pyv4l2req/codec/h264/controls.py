@@ -7,7 +7,6 @@ function's docstring. Packing to bytes is :func:`pyv4l2req.uapi.h264.pack`'s job
 
 from __future__ import annotations
 
-from itertools import repeat
 from operator import attrgetter
 from typing import Sequence
 
@@ -223,20 +222,28 @@ def decode_params_control(sh: object, nal_ref_idc: int, idr: bool, top_poc: int,
     }
 
 
+#: a missing / unused ref_pic_list entry (GStreamer memsets the lists to 0xff): one shared
+#: read-only dict
+_NO_REFERENCE = {"fields": 0xFF, "index": 0xFF}
+
+
 def reference_list(entries: Sequence[RefPic | None], dpb_stores: Sequence[FrameStore],
-                   structure: int) -> list[dict]:
+                   structure: int, index_of: dict[int, int] | None = None) -> list[dict]:
     """``ref_pic_list0/1``: {fields, index into dpb[]}; ``dpb_stores`` is the frame store of
     each dpb[] entry (from :func:`dpb_entries`). Missing pictures and unused entries are
-    0xff/0xff like GStreamer (it memsets the lists to 0xff)."""
-    by_store = {id(fs): i for i, fs in enumerate(dpb_stores)}
+    0xff/0xff like GStreamer (it memsets the lists to 0xff); those entries are one shared
+    dict, read-only. ``index_of`` ({id(store): dpb index}, built from ``dpb_stores`` when not
+    given) lets a caller build it once for all the slices of a picture."""
+    if index_of is None:
+        index_of = {id(fs): i for i, fs in enumerate(dpb_stores)}
     out: list[dict] = []
     for e in entries:
-        idx = by_store.get(id(e.store)) if e is not None else None
-        if e is None or idx is None:
-            out.append({"fields": 0xFF, "index": 0xFF})
+        idx = index_of.get(id(e.store)) if e is not None else None
+        if idx is None:
+            out.append(_NO_REFERENCE)
             continue
         out.append({"fields": FRAME if structure == FRAME else e.parity, "index": idx})
-    out += [{"fields": 0xFF, "index": 0xFF}] * (u.V4L2_H264_REF_LIST_LEN - len(out))
+    out += [_NO_REFERENCE] * (u.V4L2_H264_REF_LIST_LEN - len(out))
     return out
 
 
@@ -258,17 +265,33 @@ def slice_params_control(sh: object, list0: list[dict], list1: list[dict]) -> di
         values = list(map(int, _get_slice_fields(sh)))
     except (AttributeError, TypeError):  # duck-typed headers: missing / None elements are 0
         values = [_f(sh, name) for name in _SLICE_FIELDS]
-    out = dict(zip(_SLICE_FIELDS[:13], values))
-    out["slice_type"] %= 5
+    (header_bit_size, first_mb_in_slice, slice_type, colour_plane_id, redundant_pic_cnt,
+     cabac_init_idc, slice_qp_delta, slice_qs_delta, disable_deblocking_filter_idc,
+     slice_alpha_c0_offset_div2, slice_beta_offset_div2, num_ref_idx_l0_active_minus1,
+     num_ref_idx_l1_active_minus1, direct_spatial_mv_pred_flag, sp_for_switch_flag) = values
     flags = 0
-    if values[13]:
+    if direct_spatial_mv_pred_flag:
         flags |= u.V4L2_H264_SLICE_FLAG_DIRECT_SPATIAL_MV_PRED
-    if values[14]:
+    if sp_for_switch_flag:
         flags |= u.V4L2_H264_SLICE_FLAG_SP_FOR_SWITCH
-    out["ref_pic_list0"] = list0
-    out["ref_pic_list1"] = list1
-    out["flags"] = flags
-    return out
+    return {
+        "header_bit_size": header_bit_size,
+        "first_mb_in_slice": first_mb_in_slice,
+        "slice_type": slice_type % 5,
+        "colour_plane_id": colour_plane_id,
+        "redundant_pic_cnt": redundant_pic_cnt,
+        "cabac_init_idc": cabac_init_idc,
+        "slice_qp_delta": slice_qp_delta,
+        "slice_qs_delta": slice_qs_delta,
+        "disable_deblocking_filter_idc": disable_deblocking_filter_idc,
+        "slice_alpha_c0_offset_div2": slice_alpha_c0_offset_div2,
+        "slice_beta_offset_div2": slice_beta_offset_div2,
+        "num_ref_idx_l0_active_minus1": num_ref_idx_l0_active_minus1,
+        "num_ref_idx_l1_active_minus1": num_ref_idx_l1_active_minus1,
+        "ref_pic_list0": list0,
+        "ref_pic_list1": list1,
+        "flags": flags,
+    }
 
 
 def pred_weights_required(sh: object, pps: object) -> bool:
@@ -278,25 +301,47 @@ def pred_weights_required(sh: object, pps: object) -> bool:
                 or (_f(pps, "weighted_bipred_idc") == 1 and t == 1))
 
 
-def _table(sh: object, name: str, n: int, width: int | None = None) -> list:
+#: pred_weight_table() element names of each list (built once, not per slice)
+_WEIGHT_TABLES = {lx: (f"luma_weight_{lx}", f"luma_offset_{lx}", f"chroma_weight_{lx}",
+                       f"chroma_offset_{lx}") for lx in ("l0", "l1")}
+_ZEROS = [0] * 32
+#: the rows of chroma_weight / chroma_offset past the active references: one shared [0, 0]
+#: list (the tables are read-only, see :func:`pred_weights_control`)
+_ZERO_ROWS = [[0, 0]] * 32
+
+
+def _source(sh: object, name: str) -> Sequence:
+    """A pred_weight_table element list, from the header itself or its pred_weight_table."""
     src = getattr(sh, name, None)
     if src is None:
         pwt = getattr(sh, "pred_weight_table", None)
         src = getattr(pwt, name, None) if pwt is not None else None
         if src is None and isinstance(pwt, dict):
             src = pwt.get(name)
-    src = list(src or [])
-    if width is None:
-        vals = list(map(int, src[:n]))
-        return vals + [0] * (32 - len(vals))
-    rows = [list(map(int, r[:width])) if isinstance(r, (tuple, list)) else [int(x) for x in r][:width]
-            for r in src[:n]]
-    # the missing rows: distinct [0, 0] lists, made by C loops (map) rather than a comprehension
-    return rows + list(map(list, repeat((0,) * width, 32 - len(rows))))
+    return src or ()
+
+
+def _table(src: Sequence, n: int) -> list[int]:
+    """luma_weight / luma_offset: the first *n* values, zero-padded to 32."""
+    vals = list(map(int, src[:n]))
+    vals += _ZEROS[len(vals):]
+    return vals
+
+
+def _rows(src: Sequence, n: int) -> list[list[int]]:
+    """chroma_weight / chroma_offset: the first *n* [Cb, Cr] rows, padded with the shared
+    zero row to 32."""
+    rows = [[int(r[0]), int(r[1])] for r in src[:n]]
+    rows += _ZERO_ROWS[len(rows):]
+    return rows
 
 
 def pred_weights_control(sh: object, sps: object) -> dict:
-    """``v4l2_ctrl_h264_pred_weights`` (explicit weights; inferred defaults where not coded)."""
+    """``v4l2_ctrl_h264_pred_weights`` (explicit weights; inferred defaults where not coded).
+
+    The rows past the active references are shared between tables and controls: treat the
+    result as read-only (it is packed, never modified).
+    """
     pwt = getattr(sh, "pred_weight_table", None)
 
     def g(name: str) -> int:
@@ -310,13 +355,14 @@ def pred_weights_control(sh: object, sps: object) -> dict:
     chroma = _f(sps, "ChromaArrayType", _f(sps, "chroma_format_idc", 1)) != 0
     factors = []
     for lx, n in (("l0", n0), ("l1", n1)):
-        f = {
-            "luma_weight": _table(sh, f"luma_weight_{lx}", n),
-            "luma_offset": _table(sh, f"luma_offset_{lx}", n),
-            "chroma_weight": _table(sh, f"chroma_weight_{lx}", n if chroma else 0, 2),
-            "chroma_offset": _table(sh, f"chroma_offset_{lx}", n if chroma else 0, 2),
-        }
-        factors.append(f)
+        luma_weight, luma_offset, chroma_weight, chroma_offset = _WEIGHT_TABLES[lx]
+        nc = n if chroma else 0
+        factors.append({
+            "luma_weight": _table(_source(sh, luma_weight), n) if n else _ZEROS[:],
+            "luma_offset": _table(_source(sh, luma_offset), n) if n else _ZEROS[:],
+            "chroma_weight": _rows(_source(sh, chroma_weight), nc) if nc else _ZERO_ROWS[:],
+            "chroma_offset": _rows(_source(sh, chroma_offset), nc) if nc else _ZERO_ROWS[:],
+        })
     return {
         "luma_log2_weight_denom": g("luma_log2_weight_denom"),
         "chroma_log2_weight_denom": g("chroma_log2_weight_denom"),

@@ -464,13 +464,18 @@ class H264Decoder:
                     max_frame_num: int, stores: list[FrameStore],
                     dpb_stores: list[FrameStore]) -> tuple[list[SliceJob], bool]:
         """Reference lists (8.2.4) and slice controls of every slice; also says whether a P or
-        B slice misses its first reference picture (mid-stream recovery)."""
+        B slice misses its first reference picture (mid-stream recovery).
+
+        The slices of a picture usually share their list inputs (same type, same number of
+        active references, same modifications), and the DPB does not change between them:
+        each distinct pair of lists is built once per picture, and the slices with the same
+        inputs share the ``ref_pic_list0/1`` lists of their slice_params (read-only).
+        """
         jobs: list[SliceJob] = []
         missing_reference = False
-        # The slices of a picture usually share their list inputs (same type, same number
-        # of active references, same modifications): build each distinct pair of lists once
-        # per picture. The DPB does not change between the slices of a picture.
-        lists_of: dict[tuple, tuple[list, list]] = {}
+        controls = self._slice_controls
+        index_of = {id(fs): i for i, fs in enumerate(dpb_stores)}
+        lists_of: dict[tuple, tuple[list[dict], list[dict], bool]] = {}
         for s in slices:
             sh = s.header
             kind = _slice_kind(sh.slice_type)
@@ -480,18 +485,24 @@ class H264Decoder:
             key = (kind, n0, n1, tuple(ops0), tuple(ops1))
             lists = lists_of.get(key)
             if lists is None:
-                lists = lists_of[key] = build_lists(stores, kind, structure, cur_poc, n0, n1,
-                                                    ops0, ops1, frame_num, max_frame_num)
-            l0, l1 = lists
-            if self._slice_controls:
-                sp = ctl.slice_params_control(sh, ctl.reference_list(l0, dpb_stores, structure),
-                                              ctl.reference_list(l1, dpb_stores, structure))
+                l0, l1 = build_lists(stores, kind, structure, cur_poc, n0, n1,
+                                     ops0, ops1, frame_num, max_frame_num)
+                missing = kind != "I" and (not l0 or l0[0] is None
+                                           or (kind == "B" and (not l1 or l1[0] is None)))
+                if controls:
+                    lists = (ctl.reference_list(l0, dpb_stores, structure, index_of),
+                             ctl.reference_list(l1, dpb_stores, structure, index_of), missing)
+                else:
+                    lists = ([], [], missing)
+                lists_of[key] = lists
+            ref0, ref1, missing = lists
+            missing_reference |= missing
+            if controls:
+                sp = ctl.slice_params_control(sh, ref0, ref1)
                 pw = ctl.pred_weights_control(sh, sps) if ctl.pred_weights_required(sh, sh.pps) else None
             else:
                 sp = pw = None
             jobs.append(SliceJob(bytes(s.nal.data), sp, pw))
-            if kind != "I" and (not l0 or l0[0] is None or (kind == "B" and (not l1 or l1[0] is None))):
-                missing_reference = True
         return jobs, missing_reference
 
     def _parameter_set_controls(self, sps: object, pps: object) -> tuple[dict, dict, dict | None]:

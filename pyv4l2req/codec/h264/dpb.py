@@ -105,8 +105,10 @@ class Dpb:
     def update_frame_num_wrap(self, frame_num: int, max_frame_num: int,
                               extra: Iterable[FrameStore] = ()) -> None:
         """FrameNumWrap of every short-term reference relative to the current frame_num."""
-        for fs in (*self.stores, *extra):
-            fs.frame_num_wrap = fs.frame_num - max_frame_num if fs.frame_num > frame_num else fs.frame_num
+        for stores in (self.stores, extra):
+            for fs in stores:
+                fn = fs.frame_num
+                fs.frame_num_wrap = fn - max_frame_num if fn > frame_num else fn
 
     @staticmethod
     def pic_num(fs: FrameStore, parity: int, current_structure: int) -> int:
@@ -131,13 +133,19 @@ class Dpb:
 
     def num_ref_frames(self, exclude: FrameStore | None = None) -> tuple[int, int]:
         """(numShortTerm, numLongTerm) counted in frames / field pairs / single fields."""
-        short = sum(1 for fs in self.stores if fs is not exclude and fs.short_ref)
-        long = sum(1 for fs in self.stores if fs is not exclude and fs.long_ref and not fs.short_ref)
+        short = long = 0
+        for fs in self.stores:
+            if fs is exclude:
+                continue
+            if fs.short_ref:
+                short += 1
+            elif fs.long_ref:
+                long += 1
         return short, long
 
     def sliding_window(self, current: FrameStore, max_num_ref_frames: int) -> list[FrameStore]:
         """8.2.5.3; returns the frame stores that lost their last reference marking."""
-        if current in self.stores and current.short_ref:
+        if current.short_ref and current in self.stores:
             return []  # second field of a pair whose first field is a short-term reference
         return self.enforce_ref_limit(current, max_num_ref_frames, strict=True)
 
@@ -150,11 +158,21 @@ class Dpb:
         limit = max(max_num_ref_frames, 1) - (1 if strict else 0)
         dropped: list[FrameStore] = []
         while True:
-            short, long = self.num_ref_frames(exclude=current)
-            if short + long <= limit or short == 0:
+            # numShortTerm + numLongTerm, and the short-term reference with the smallest
+            # FrameNumWrap (the first one in DPB order when equal), in one pass
+            short = long = 0
+            oldest: FrameStore | None = None
+            for fs in self.stores:
+                if fs is current:
+                    continue
+                if fs.short_ref:
+                    short += 1
+                    if oldest is None or fs.frame_num_wrap < oldest.frame_num_wrap:
+                        oldest = fs
+                elif fs.long_ref:
+                    long += 1
+            if short + long <= limit or oldest is None:
                 return dropped
-            oldest = min((fs for fs in self.stores if fs is not current and fs.short_ref),
-                         key=lambda fs: fs.frame_num_wrap)
             oldest.short_ref = 0
             dropped.append(oldest)
 
@@ -248,8 +266,8 @@ class Dpb:
 
     def remove_unused(self, keep: FrameStore | None = None) -> list[FrameStore]:
         """Empty the frame buffers neither referenced nor waiting for output (C.4.4)."""
-        gone = [fs for fs in self.stores
-                if fs is not keep and not fs.is_ref and not fs.needed_for_output]
+        gone = [fs for fs in self.stores if not (fs.needed_for_output or fs.short_ref or fs.long_ref)
+                and fs is not keep]
         if gone:
             self.stores = [fs for fs in self.stores if fs not in gone]
         return gone

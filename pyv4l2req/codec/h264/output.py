@@ -32,17 +32,19 @@ class OutputQueue:
         return out
 
     def _candidates(self) -> list[FrameStore]:
-        return [fs for fs in self.dpb.stores if fs.needed_for_output and fs is not self.pending]
+        pending = self.pending
+        return [fs for fs in self.dpb.stores if fs.needed_for_output and fs is not pending]
 
-    def bump(self) -> bool:
-        """Output the picture with the smallest POC (C.4.5.3); False when there is none."""
-        cands = self._candidates()
+    def bump(self, candidates: list[FrameStore] | None = None) -> bool:
+        """Output the picture with the smallest POC (C.4.5.3); False when there is none.
+        ``candidates``: :meth:`_candidates` when the caller has just computed it."""
+        cands = self._candidates() if candidates is None else candidates
         if not cands:
             return False
-        fs = min(cands, key=lambda s: (s.poc, s.decode_index))
+        fs = min(cands, key=_output_order)
         fs.needed_for_output = False
         self.actions.append(("output", fs))
-        if not fs.is_ref:
+        if not (fs.short_ref or fs.long_ref):
             self.dpb.stores.remove(fs)
             self.actions.append(("release", fs))
         return True
@@ -81,8 +83,15 @@ class OutputQueue:
 
     def enforce_reorder(self) -> None:
         """Output early when more pictures wait than max_num_reorder_frames allows."""
-        if self.max_num_reorder_frames is None:
+        limit = self.max_num_reorder_frames
+        if limit is None:
             return
-        while len(self._candidates()) > self.max_num_reorder_frames:
-            if not self.bump():
+        while True:
+            cands = self._candidates()
+            if len(cands) <= limit or not self.bump(cands):
                 break
+
+
+def _output_order(fs: FrameStore) -> tuple[int, int]:
+    """Bumping order: smallest PicOrderCnt first, the first decoded when equal."""
+    return fs.poc, fs.decode_index
