@@ -17,6 +17,26 @@ from ...errors import BitstreamError
 __all__ = ["BitReader", "TracingBitReader", "NeedMoreData"]
 
 
+def _exp_golomb_table(mapping) -> tuple[int, ...]:
+    """For each 8-bit window: ``mapping(codeNum) << 4 | code length`` of the Exp-Golomb code
+    it starts with (9.1: leading_zero_bits, a 1, as many info bits), or 0 when the code is
+    longer than 7 bits (4 or more leading zeros)."""
+    out = []
+    for w in range(256):
+        lz = 8 - w.bit_length()
+        if lz > 3:
+            out.append(0)
+            continue
+        n = 2 * lz + 1
+        out.append(mapping((w >> (8 - n)) - 1) << 4 | n)
+    return tuple(out)
+
+
+#: ue(v) and se(v) (9.1.1, biased by +7 to stay positive) of the codes of at most 7 bits
+_UE8 = _exp_golomb_table(lambda k: k)
+_SE8 = _exp_golomb_table(lambda k: ((k + 1) >> 1 if k & 1 else -(k >> 1)) + 7)
+
+
 class NeedMoreData(Exception):
     """Internal: the reader ran past the end of a *partial* RBSP prefix."""
 
@@ -32,7 +52,7 @@ class BitReader:
 
     __slots__ = ("_val", "_nbits", "pos", "complete", "what")
 
-    def __init__(self, data: bytes, *, complete: bool = True, what: str = "NAL unit", pos: int = 0) -> None:
+    def __init__(self, data: bytes, complete: bool = True, what: str = "NAL unit", pos: int = 0) -> None:
         self._val = int.from_bytes(data, "big")
         self._nbits = len(data) * 8
         self.pos = pos
@@ -76,37 +96,62 @@ class BitReader:
     def ue(self, name: str = "", maximum: int = 0xFFFFFFFE) -> int:
         """``ue(v)``: Exp-Golomb unsigned; values above ``maximum`` are a BitstreamError."""
         pos = self.pos
+        sh = self._nbits - pos - 8
+        if sh >= 0:  # fast path: a code of at most 7 bits (values 0..14) from a table
+            code = _UE8[(self._val >> sh) & 0xFF]
+            if code:
+                self.pos = pos + (code & 15)
+                value = code >> 4
+                if value > maximum:
+                    raise self.error(name, f"= {value} out of range (max {maximum})")
+                return value
+        return self._ue_long(name, maximum)
+
+    def _ue_long(self, name: str, maximum: int) -> int:
+        """``ue(v)`` with a code longer than 7 bits, or near the end of the data."""
+        pos = self.pos
         sh = self._nbits - pos - 32
-        w = ((self._val >> sh) if sh >= 0 else (self._val << -sh)) & 0xFFFFFFFF  # next 32 bits
-        if w >= 0x10000:  # fewer than 16 leading zeros: the whole code is in w
-            n = 65 - (w.bit_length() << 1)
-            end = pos + n
-            if end > self._nbits:
-                self._short(name)
-            self.pos = end
-            value = (w >> (32 - n)) - 1
-        else:
-            rem = self._nbits - pos
-            v = self._val & ((1 << rem) - 1)
-            if not v:
-                self._short(name)
-                raise self.error(name, "has no terminating 1 bit")  # unreachable: _short raised
-            lz = rem - v.bit_length()
-            if lz > 31:
-                raise self.error(name, f"Exp-Golomb code with {lz} leading zero bits (> 31) at bit {pos}")
-            n = 2 * lz + 1
-            if n > rem:
-                self._short(name)
-            self.pos = pos + n
-            value = (v >> (rem - n)) - 1
+        if sh >= 0:  # 32 bits available: a code with < 16 leading zeros fits in them
+            w = (self._val >> sh) & 0xFFFFFFFF
+            if w >= 0x10000:
+                n = 65 - (w.bit_length() << 1)  # code length 2 * leading_zero_bits + 1
+                self.pos = pos + n
+                value = (w >> (32 - n)) - 1
+                if value > maximum:
+                    raise self.error(name, f"= {value} out of range (max {maximum})")
+                return value
+        return self._ue_slow(name, maximum)
+
+    def _ue_slow(self, name: str, maximum: int) -> int:
+        """``ue(v)`` near the end of the data or with 16 or more leading zero bits."""
+        pos = self.pos
+        rem = self._nbits - pos
+        v = self._val & ((1 << rem) - 1)
+        if not v:
+            self._short(name)
+            raise self.error(name, "has no terminating 1 bit")  # unreachable: _short raised
+        lz = rem - v.bit_length()
+        if lz > 31:
+            raise self.error(name, f"Exp-Golomb code with {lz} leading zero bits (> 31) at bit {pos}")
+        n = 2 * lz + 1
+        if n > rem:
+            self._short(name)
+        self.pos = pos + n
+        value = (v >> (rem - n)) - 1
         if value > maximum:
             raise self.error(name, f"= {value} out of range (max {maximum})")
         return value
 
     def se(self, name: str = "", minimum: int = -0x7FFFFFFF, maximum: int = 0x7FFFFFFF) -> int:
         """``se(v)``: Exp-Golomb signed (k -> (-1)^(k+1) * Ceil(k/2))."""
-        k = self.ue(name)
-        value = (k + 1) >> 1 if k & 1 else -(k >> 1)
+        pos = self.pos
+        sh = self._nbits - pos - 8
+        if sh >= 0 and (code := _SE8[(self._val >> sh) & 0xFF]):  # as in ue(): -7..7
+            self.pos = pos + (code & 15)
+            value = (code >> 4) - 7
+        else:
+            k = self._ue_long(name, 0xFFFFFFFE)
+            value = (k + 1) >> 1 if k & 1 else -(k >> 1)
         if value < minimum or value > maximum:
             raise self.error(name, f"= {value} out of range ({minimum}..{maximum})")
         return value
@@ -151,8 +196,8 @@ class TracingBitReader(BitReader):
 
     __slots__ = ("trace",)
 
-    def __init__(self, data: bytes, **kw: object) -> None:
-        super().__init__(data, **kw)  # type: ignore[arg-type]
+    def __init__(self, data: bytes, complete: bool = True, what: str = "NAL unit", pos: int = 0) -> None:
+        super().__init__(data, complete, what, pos)
         self.trace: list[tuple[int, str, int]] = []
 
     def u(self, n: int, name: str = "") -> int:

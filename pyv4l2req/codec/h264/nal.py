@@ -111,17 +111,22 @@ class NalUnit:
         return r
 
     def rbsp_prefix(self, nbytes: int) -> tuple[bytes, bool]:
-        """The first RBSP bytes converted from ~``nbytes`` EBSP bytes: ``(prefix, complete)``.
+        """The first RBSP bytes converted from ``nbytes`` EBSP bytes: ``(prefix, complete)``.
 
-        Cheap for large slices: only the head of the NAL unit is unescaped. The last two bytes
-        of a partial prefix are dropped (a 0x000003 may straddle the cut).
+        Cheap for large slices: only the head of the NAL unit is unescaped. The result is
+        always a prefix of :attr:`rbsp`: a 0x000003 straddling the cut leaves its leading zero
+        bytes at the end, which are RBSP bytes too (the 0x03 is the one removed).
         """
-        if self._rbsp is not None:
-            return self._rbsp, True
-        hb = self.header_bytes
+        r = self._rbsp
+        if r is not None:
+            return r, True
+        hb = 4 if self.nal_unit_type in (14, 20, 21) else 1
         if len(self.data) <= nbytes + hb:
             return self.rbsp, True
-        return ebsp_to_rbsp(self.data[hb:hb + nbytes])[:-2], False
+        head = self.data[hb:hb + nbytes]
+        if _EPB in head:
+            head = head.replace(_EPB, b"\x00\x00")
+        return head, False
 
     @property
     def is_vcl(self) -> bool:

@@ -253,9 +253,7 @@ class _PendingTail(SliceHeader):
             self.__class__ = _PendingTail
             r.pos = start
             raise
-        hdr_rbsp_bytes = (self.header_bit_size - 8 + 7) >> 3
-        if b"\x00\x00\x03" in nal.data[: 1 + hdr_rbsp_bytes + 16]:
-            self.header_emulation_prevention_bytes = _count_epb(nal.data, hdr_rbsp_bytes)
+        self.header_emulation_prevention_bytes = _epb_in_header(nal.data, self.header_bit_size)
         del self._tail
         return self
 
@@ -280,15 +278,17 @@ del _name
 
 
 def _read_modifications(r: BitReader, lst: str) -> list[tuple[int, int]]:
+    """The ``(modification_of_pic_nums_idc, value)`` loop of ref_pic_list_modification()."""
     mods = []
+    ue = r.ue
     while True:
-        idc = r.ue("modification_of_pic_nums_idc", 5)
+        idc = ue("modification_of_pic_nums_idc", 5)
         if idc == 3:
             return mods
-        if idc in (0, 1):
-            mods.append((idc, r.ue("abs_diff_pic_num_minus1", 131071)))
+        if idc < 2:
+            mods.append((idc, ue("abs_diff_pic_num_minus1", 131071)))
         elif idc == 2:
-            mods.append((idc, r.ue("long_term_pic_num")))
+            mods.append((idc, ue("long_term_pic_num")))
         else:
             raise r.error("modification_of_pic_nums_idc", f"= {idc} in {lst} (MVC only, not supported)")
         if len(mods) > 32:
@@ -301,33 +301,34 @@ _WEIGHT_NAMES = {x: (f"luma_weight_{x}_flag", f"luma_weight_{x}", f"luma_offset_
                  for x in ("l0", "l1")}
 
 
-def _read_weights(r: BitReader, sh: SliceHeader, n: int, chroma: bool, x: str):
-    ld = 1 << sh.luma_log2_weight_denom
-    cd = 1 << sh.chroma_log2_weight_denom
-    lf, lw, lo, cf, cw, co = [], [], [], [], [], []
+def _read_weights(r: BitReader, n: int, luma_denom: int, chroma_denom: int | None, x: str):
+    """The entries of list ``x`` of pred_weight_table() for ``n`` references: six lists
+    (luma flags, weights, offsets, chroma flags, (Cb, Cr) weights, (Cb, Cr) offsets), the
+    inferred 2**denom / 0 where a flag is 0; no chroma entries when ``chroma_denom`` is None
+    (ChromaArrayType 0)."""
     n_lf, n_lw, n_lo, n_cf, n_cw, n_co = _WEIGHT_NAMES[x]
-    for _ in range(n):
-        f = r.u1(n_lf)
-        lf.append(f)
-        if f:
-            lw.append(r.se(n_lw, -128, 127))
-            lo.append(r.se(n_lo, -128, 127))
-        else:
-            lw.append(ld)
-            lo.append(0)
-        if chroma:
-            f = r.u1(n_cf)
-            cf.append(f)
-            if f:
-                w0 = r.se(n_cw, -128, 127)
-                o0 = r.se(n_co, -128, 127)
-                w1 = r.se(n_cw, -128, 127)
-                o1 = r.se(n_co, -128, 127)
-                cw.append((w0, w1))
-                co.append((o0, o1))
-            else:
-                cw.append((cd, cd))
-                co.append((0, 0))
+    u1 = r.u1
+    se = r.se
+    # start from the inferred values: only the entries whose flag is 1 are written
+    lf, lw, lo = [0] * n, [1 << luma_denom] * n, [0] * n
+    if chroma_denom is None:
+        cf, cw, co = [], [], []
+    else:
+        cd = 1 << chroma_denom
+        cf, cw, co = [0] * n, [(cd, cd)] * n, [(0, 0)] * n
+    for i in range(n):
+        if u1(n_lf):  # luma_weight_lX_flag
+            lf[i] = 1
+            lw[i] = se(n_lw, -128, 127)
+            lo[i] = se(n_lo, -128, 127)
+        if chroma_denom is not None and u1(n_cf):  # chroma_weight_lX_flag
+            cf[i] = 1
+            w0 = se(n_cw, -128, 127)  # j = 0 (Cb)
+            o0 = se(n_co, -128, 127)
+            w1 = se(n_cw, -128, 127)  # j = 1 (Cr)
+            o1 = se(n_co, -128, 127)
+            cw[i] = (w0, w1)
+            co[i] = (o0, o1)
     return lf, lw, lo, cf, cw, co
 
 
@@ -336,10 +337,10 @@ def _parse_prefix(r: BitReader, sh: SliceHeader, nal_unit_type: int, nal_ref_idc
     sh.nal_unit_type = nal_unit_type
     sh.nal_ref_idc = nal_ref_idc
     sh.IdrPicFlag = idr = 1 if nal_unit_type == 5 else 0
-    sh.first_mb_in_slice = r.ue("first_mb_in_slice")
-    sh.slice_type = st = r.ue("slice_type", 9)
-    st %= 5
-    sh.pic_parameter_set_id = ppsid = r.ue("pic_parameter_set_id", 255)
+    ue = r.ue
+    sh.first_mb_in_slice = ue("first_mb_in_slice")
+    sh.slice_type = ue("slice_type", 9)
+    sh.pic_parameter_set_id = ppsid = ue("pic_parameter_set_id", 255)
     pps = pps_by_id.get(ppsid)
     if pps is None:
         raise MissingParameterSet(f"{r.what}: PPS {ppsid} has not been received")
@@ -357,13 +358,14 @@ def _parse_prefix(r: BitReader, sh: SliceHeader, nal_unit_type: int, nal_ref_idc
         if field:
             sh.bottom_field_flag = r.u1("bottom_field_flag")
     if idr:
-        sh.idr_pic_id = r.ue("idr_pic_id", 65535)
+        sh.idr_pic_id = ue("idr_pic_id", 65535)
     poc_start = r.pos
-    if sps.pic_order_cnt_type == 0:
+    poc_type = sps.pic_order_cnt_type
+    if poc_type == 0:
         sh.pic_order_cnt_lsb = r.u(sps.log2_max_pic_order_cnt_lsb_minus4 + 4, "pic_order_cnt_lsb")
         if pps.bottom_field_pic_order_in_frame_present_flag and not field:
             sh.delta_pic_order_cnt_bottom = r.se("delta_pic_order_cnt_bottom")
-    elif sps.pic_order_cnt_type == 1 and not sps.delta_pic_order_always_zero_flag:
+    elif poc_type == 1 and not sps.delta_pic_order_always_zero_flag:
         d0 = r.se("delta_pic_order_cnt")
         d1 = 0
         if pps.bottom_field_pic_order_in_frame_present_flag and not field:
@@ -373,114 +375,120 @@ def _parse_prefix(r: BitReader, sh: SliceHeader, nal_unit_type: int, nal_ref_idc
         sh.pic_order_cnt_bit_offset = poc_start
         sh.pic_order_cnt_bit_size = r.pos - poc_start
     if pps.redundant_pic_cnt_present_flag:
-        sh.redundant_pic_cnt = r.ue("redundant_pic_cnt", 127)
+        sh.redundant_pic_cnt = ue("redundant_pic_cnt", 127)
 
 
 def _parse_tail(r: BitReader, sh: SliceHeader) -> None:
-    """slice_header() from direct_spatial_mv_pred_flag to the end (``r`` positioned there)."""
-    nal_unit_type = sh.nal_unit_type
-    nal_ref_idc = sh.nal_ref_idc
-    idr = sh.IdrPicFlag
-    sps = sh.sps
+    """slice_header() from direct_spatial_mv_pred_flag to the end (``r`` positioned there).
+
+    Writes only the elements present (the class attributes hold the inferred values) and the
+    bit sizes; header_emulation_prevention_bytes is the caller's.
+    """
     pps = sh.pps
     st = sh.slice_type % 5
-    field = sh.field_pic_flag
+    u1 = r.u1
+    ue = r.ue
+    se = r.se
+    inter = st != SLICE_I and st != SLICE_SI  # P, SP or B: has reference lists
     if st == SLICE_B:
-        sh.direct_spatial_mv_pred_flag = r.u1("direct_spatial_mv_pred_flag")
-    max_ref = 31 if field else 15
-    if st in (SLICE_P, SLICE_SP, SLICE_B):
-        sh.num_ref_idx_l0_active_minus1 = pps.num_ref_idx_l0_default_active_minus1
+        sh.direct_spatial_mv_pred_flag = u1("direct_spatial_mv_pred_flag")
+    n0 = n1 = 0  # num_ref_idx_l0/l1_active_minus1
+    if inter:
+        n0 = pps.num_ref_idx_l0_default_active_minus1
         if st == SLICE_B:
-            sh.num_ref_idx_l1_active_minus1 = pps.num_ref_idx_l1_default_active_minus1
-        sh.num_ref_idx_active_override_flag = r.u1("num_ref_idx_active_override_flag")
-        if sh.num_ref_idx_active_override_flag:
-            sh.num_ref_idx_l0_active_minus1 = r.ue("num_ref_idx_l0_active_minus1", max_ref)
+            n1 = pps.num_ref_idx_l1_default_active_minus1
+        if u1("num_ref_idx_active_override_flag"):
+            sh.num_ref_idx_active_override_flag = 1
+            max_ref = 31 if sh.field_pic_flag else 15
+            n0 = ue("num_ref_idx_l0_active_minus1", max_ref)
             if st == SLICE_B:
-                sh.num_ref_idx_l1_active_minus1 = r.ue("num_ref_idx_l1_active_minus1", max_ref)
-    if nal_unit_type in (20, 21):
-        raise BitstreamError(f"{r.what}: MVC/SVC slice extensions are not parsed")
-    # ref_pic_list_modification() 7.3.3.1
-    if st != SLICE_I and st != SLICE_SI:
-        sh.ref_pic_list_modification_flag_l0 = r.u1("ref_pic_list_modification_flag_l0")
-        if sh.ref_pic_list_modification_flag_l0:
+                n1 = ue("num_ref_idx_l1_active_minus1", max_ref)
+        sh.num_ref_idx_l0_active_minus1 = n0
+        sh.num_ref_idx_l1_active_minus1 = n1
+        # ref_pic_list_modification() 7.3.3.1 (slice_type is not I or SI)
+        if u1("ref_pic_list_modification_flag_l0"):
+            sh.ref_pic_list_modification_flag_l0 = 1
             sh.ref_pic_list_modification_l0 = _read_modifications(r, "l0")
-    if st == SLICE_B:
-        sh.ref_pic_list_modification_flag_l1 = r.u1("ref_pic_list_modification_flag_l1")
-        if sh.ref_pic_list_modification_flag_l1:
+        if st == SLICE_B and u1("ref_pic_list_modification_flag_l1"):
+            sh.ref_pic_list_modification_flag_l1 = 1
             sh.ref_pic_list_modification_l1 = _read_modifications(r, "l1")
-    # pred_weight_table() 7.3.3.2
-    if (pps.weighted_pred_flag and st in (SLICE_P, SLICE_SP)) or (pps.weighted_bipred_idc == 1 and st == SLICE_B):
-        sh.has_pred_weight_table = True
-        sh.luma_log2_weight_denom = r.ue("luma_log2_weight_denom", 7)
-        chroma = sps.ChromaArrayType != 0
-        if chroma:
-            sh.chroma_log2_weight_denom = r.ue("chroma_log2_weight_denom", 7)
-        (
-            sh.luma_weight_l0_flag, sh.luma_weight_l0, sh.luma_offset_l0,
-            sh.chroma_weight_l0_flag, sh.chroma_weight_l0, sh.chroma_offset_l0,
-        ) = _read_weights(r, sh, sh.num_ref_idx_l0_active_minus1 + 1, chroma, "l0")
-        if st == SLICE_B:
+        # pred_weight_table() 7.3.3.2
+        if (pps.weighted_pred_flag and st != SLICE_B) or (pps.weighted_bipred_idc == 1 and st == SLICE_B):
+            sh.has_pred_weight_table = True
+            sh.luma_log2_weight_denom = luma_denom = ue("luma_log2_weight_denom", 7)
+            chroma_denom = None
+            if sh.sps.ChromaArrayType != 0:
+                sh.chroma_log2_weight_denom = chroma_denom = ue("chroma_log2_weight_denom", 7)
             (
-                sh.luma_weight_l1_flag, sh.luma_weight_l1, sh.luma_offset_l1,
-                sh.chroma_weight_l1_flag, sh.chroma_weight_l1, sh.chroma_offset_l1,
-            ) = _read_weights(r, sh, sh.num_ref_idx_l1_active_minus1 + 1, chroma, "l1")
+                sh.luma_weight_l0_flag, sh.luma_weight_l0, sh.luma_offset_l0,
+                sh.chroma_weight_l0_flag, sh.chroma_weight_l0, sh.chroma_offset_l0,
+            ) = _read_weights(r, n0 + 1, luma_denom, chroma_denom, "l0")
+            if st == SLICE_B:
+                (
+                    sh.luma_weight_l1_flag, sh.luma_weight_l1, sh.luma_offset_l1,
+                    sh.chroma_weight_l1_flag, sh.chroma_weight_l1, sh.chroma_offset_l1,
+                ) = _read_weights(r, n1 + 1, luma_denom, chroma_denom, "l1")
     # dec_ref_pic_marking() 7.3.3.3
-    if nal_ref_idc:
+    if sh.nal_ref_idc:
         start = sh.dec_ref_pic_marking_bit_offset = r.pos
-        if idr:
-            sh.no_output_of_prior_pics_flag = r.u1("no_output_of_prior_pics_flag")
-            sh.long_term_reference_flag = r.u1("long_term_reference_flag")
-        else:
-            sh.adaptive_ref_pic_marking_mode_flag = r.u1("adaptive_ref_pic_marking_mode_flag")
-            if sh.adaptive_ref_pic_marking_mode_flag:
-                ops = []
-                while True:
-                    op = r.ue("memory_management_control_operation", 6)
-                    if op == 0:
-                        break
-                    if op == 1:
-                        ops.append(MMCO(1, difference_of_pic_nums_minus1=r.ue("difference_of_pic_nums_minus1")))
-                    elif op == 2:
-                        ops.append(MMCO(2, long_term_pic_num=r.ue("long_term_pic_num")))
-                    elif op == 3:
-                        d = r.ue("difference_of_pic_nums_minus1")
-                        ops.append(MMCO(3, difference_of_pic_nums_minus1=d, long_term_frame_idx=r.ue("long_term_frame_idx", 31)))
-                    elif op == 4:
-                        ops.append(MMCO(4, max_long_term_frame_idx_plus1=r.ue("max_long_term_frame_idx_plus1", 32)))
-                    elif op == 5:
-                        ops.append(MMCO(5))
-                    else:
-                        ops.append(MMCO(6, long_term_frame_idx=r.ue("long_term_frame_idx", 31)))
-                    if len(ops) > 66:
-                        raise r.error("memory_management_control_operation", "list longer than 66 operations")
-                sh.mmco = ops
+        if sh.IdrPicFlag:
+            sh.no_output_of_prior_pics_flag = u1("no_output_of_prior_pics_flag")
+            sh.long_term_reference_flag = u1("long_term_reference_flag")
+        elif u1("adaptive_ref_pic_marking_mode_flag"):
+            sh.adaptive_ref_pic_marking_mode_flag = 1
+            sh.mmco = _read_mmcos(r)
         sh.dec_ref_pic_marking_bit_size = r.pos - start
-    if pps.entropy_coding_mode_flag and st != SLICE_I and st != SLICE_SI:
-        sh.cabac_init_idc = r.ue("cabac_init_idc", 2)
-    sh.slice_qp_delta = r.se("slice_qp_delta", -87, 77)
+    if pps.entropy_coding_mode_flag and inter:
+        sh.cabac_init_idc = ue("cabac_init_idc", 2)
+    sh.slice_qp_delta = se("slice_qp_delta", -87, 77)
     if st == SLICE_SP or st == SLICE_SI:
         if st == SLICE_SP:
-            sh.sp_for_switch_flag = r.u1("sp_for_switch_flag")
-        sh.slice_qs_delta = r.se("slice_qs_delta", -51, 51)
+            sh.sp_for_switch_flag = u1("sp_for_switch_flag")
+        sh.slice_qs_delta = se("slice_qs_delta", -51, 51)
     if pps.deblocking_filter_control_present_flag:
-        sh.disable_deblocking_filter_idc = r.ue("disable_deblocking_filter_idc", 6)
-        if sh.disable_deblocking_filter_idc != 1:
-            sh.slice_alpha_c0_offset_div2 = r.se("slice_alpha_c0_offset_div2", -6, 6)
-            sh.slice_beta_offset_div2 = r.se("slice_beta_offset_div2", -6, 6)
+        sh.disable_deblocking_filter_idc = idc = ue("disable_deblocking_filter_idc", 6)
+        if idc != 1:
+            sh.slice_alpha_c0_offset_div2 = se("slice_alpha_c0_offset_div2", -6, 6)
+            sh.slice_beta_offset_div2 = se("slice_beta_offset_div2", -6, 6)
     if pps.num_slice_groups_minus1 > 0 and 3 <= pps.slice_group_map_type <= 5:
         rate = pps.slice_group_change_rate_minus1 + 1
-        target = sps.PicSizeInMapUnits + rate  # Ceil(Log2(PicSizeInMapUnits / rate + 1))
+        target = sh.sps.PicSizeInMapUnits + rate  # Ceil(Log2(PicSizeInMapUnits / rate + 1))
         bits = 0
         while (rate << bits) < target:
             bits += 1
         sh.slice_group_change_cycle = r.u(bits, "slice_group_change_cycle")
-    if nal_unit_type == 2:
+    if sh.nal_unit_type == 2:
         hb = r.pos
-        sh.slice_id = r.ue("slice_id")
+        sh.slice_id = ue("slice_id")
         r.pos = hb  # slice_id is not part of slice_header(); header size stops before it
         sh.header_bit_size = 8 + hb
     else:
         sh.header_bit_size = 8 + r.pos
+
+
+def _read_mmcos(r: BitReader) -> list[MMCO]:
+    """The memory_management_control_operation loop of dec_ref_pic_marking() (7.3.3.3)."""
+    ue = r.ue
+    ops = []
+    while True:
+        op = ue("memory_management_control_operation", 6)
+        if op == 0:
+            return ops
+        if op == 1:  # difference_of_pic_nums_minus1
+            ops.append(MMCO(1, ue("difference_of_pic_nums_minus1")))
+        elif op == 2:  # long_term_pic_num
+            ops.append(MMCO(2, 0, ue("long_term_pic_num")))
+        elif op == 3:  # difference_of_pic_nums_minus1, long_term_frame_idx
+            d = ue("difference_of_pic_nums_minus1")
+            ops.append(MMCO(3, d, 0, ue("long_term_frame_idx", 31)))
+        elif op == 4:  # max_long_term_frame_idx_plus1
+            ops.append(MMCO(4, 0, 0, 0, ue("max_long_term_frame_idx_plus1", 32)))
+        elif op == 5:
+            ops.append(MMCO(5))
+        else:  # 6: long_term_frame_idx
+            ops.append(MMCO(6, 0, 0, ue("long_term_frame_idx", 31)))
+        if len(ops) > 66:
+            raise r.error("memory_management_control_operation", "list longer than 66 operations")
 
 
 def _count_epb(data: bytes, rbsp_bytes: int) -> int:
@@ -496,6 +504,18 @@ def _count_epb(data: bytes, rbsp_bytes: int) -> int:
         i = j + 3
 
 
+def _epb_in_header(data: bytes, header_bit_size: int) -> int:
+    """header_emulation_prevention_bytes of the NAL unit ``data`` (header + EBSP)."""
+    hdr_rbsp_bytes = (header_bit_size - 1) >> 3  # (header_bit_size - 8 + 7) // 8
+    if data.find(b"\x00\x00\x03", 0, 1 + hdr_rbsp_bytes + 16) < 0:
+        return 0
+    return _count_epb(data, hdr_rbsp_bytes)
+
+
+#: the ``what`` of error messages by NAL unit header byte (without forbidden_zero_bit)
+_WHAT = tuple(f"slice header (nal_unit_type {h & 31}, nal_ref_idc {h >> 5})" for h in range(128))
+
+
 def parse_slice_header(
     nal: "NalUnit",  # noqa: F821 (pyv4l2req.codec.h264.nal.NalUnit)
     pps_by_id: Mapping[int, PPS],
@@ -507,37 +527,37 @@ def parse_slice_header(
 ) -> SliceHeader:
     """Parse the slice header of a coded slice NAL unit (nal_unit_type 1, 2 or 5).
 
-    Only the head of the NAL unit is unescaped (tens of microseconds per header whatever the
-    slice size). Raises :class:`MissingParameterSet` when the PPS/SPS is unknown and
+    Only the head of the NAL unit is unescaped (microseconds per header whatever the slice
+    size). Raises :class:`MissingParameterSet` when the PPS/SPS is unknown and
     :class:`BitstreamError` (naming the NAL unit and the syntax element) on malformed data.
     With ``lazy`` (the default) the tail of the header is parsed on first access (see
     :class:`SliceHeader`); ``lazy=False`` or a ``tracer`` parse everything now.
     """
     t = nal.nal_unit_type
-    what = f"slice header (nal_unit_type {t}, nal_ref_idc {nal.nal_ref_idc})"
-    if t not in (1, 2, 5):
+    ref_idc = nal.nal_ref_idc
+    what = _WHAT[(ref_idc << 5) | t]
+    if t != 1 and t != 5 and t != 2:
         raise BitstreamError(f"{what}: not a coded slice with a slice header")
     if tracer is None:
         data, complete = nal.rbsp_prefix(_PREFIX_BYTES)
     else:  # one reader over the whole RBSP records the whole header
         data, complete = nal.rbsp, True
-    lazy = lazy and tracer is None
+        lazy = False
     while True:
-        r = reader_cls(data, complete=complete, what=what)
-        sh = _PendingTail() if lazy else SliceHeader()
+        r = reader_cls(data, complete, what)
         try:
-            _parse_prefix(r, sh, t, nal.nal_ref_idc, pps_by_id, sps_by_id)
             if lazy:
+                sh = _PendingTail()
+                _parse_prefix(r, sh, t, ref_idc, pps_by_id, sps_by_id)
                 sh._tail = (r, r.pos, nal)
-            else:
-                _parse_tail(r, sh)
+                return sh
+            sh = SliceHeader()
+            _parse_prefix(r, sh, t, ref_idc, pps_by_id, sps_by_id)
+            _parse_tail(r, sh)
             break
         except NeedMoreData:
             data, complete = nal.rbsp, True
     if tracer is not None:
         tracer.append(r)
-    if not lazy:
-        hdr_rbsp_bytes = (sh.header_bit_size - 8 + 7) >> 3
-        if b"\x00\x00\x03" in nal.data[: 1 + hdr_rbsp_bytes + 16]:
-            sh.header_emulation_prevention_bytes = _count_epb(nal.data, hdr_rbsp_bytes)
+    sh.header_emulation_prevention_bytes = _epb_in_header(nal.data, sh.header_bit_size)
     return sh
