@@ -10,6 +10,13 @@ independent of how the codec turned syntax into controls. Responsibilities:
 - submit pictures as media requests (several in flight), reap completed requests, keep the
   CAPTURE buffer of each decoded picture until the codec layer releases it;
 - turn a decoded CAPTURE buffer into a :class:`Frame` (copy), with error propagation.
+
+The per-picture path (``submit`` -> ``_queue_job`` -> ``_reap_one`` -> ``release``) allocates
+nothing for the kernel: the controls of a request go through a :class:`ControlSet` prepared
+once per combination of controls (its payloads are written in place: the SPS/PPS/scaling
+matrix bytes, packed again only when the codec hands a different dict, and the decode params
+packed straight into their payload), the slices are copied one by one into the mmap'ed OUTPUT
+buffer, and QBUF/DQBUF use the queues' reusable ``v4l2_buffer`` (``qbuf_fd``/``dqbuf_raw``).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import collections
 import errno
 import time
 from dataclasses import dataclass
+from typing import Sequence
 
 from ..codec.h264 import decoder as h264dec
 from ..errors import DecodeError, NoDeviceError, RequestError, UnsupportedStream, V4L2Error
@@ -25,7 +33,7 @@ from ..kernel.backend import Backend, OSBackend
 from ..uapi import controls as C
 from ..uapi import h264 as uh264
 from ..uapi import videodev2 as v
-from ..v4l2.device import VideoDevice
+from ..v4l2.device import ControlSet, VideoDevice
 from ..v4l2.discover import DecoderInfo, discover
 from ..v4l2.media import MediaDevice
 from ..v4l2.queue import Queue
@@ -33,6 +41,12 @@ from ..v4l2.request import RequestPool
 from .frames import SUPPORTED_CAPTURE_FORMATS, Crop, Frame, capture_to_frame
 
 ANNEXB_START = b"\x00\x00\x01"
+_SPS, _PPS = C.V4L2_CID_STATELESS_H264_SPS, C.V4L2_CID_STATELESS_H264_PPS
+_DECODE_PARAMS, _SCALING_MATRIX = C.V4L2_CID_STATELESS_H264_DECODE_PARAMS, C.V4L2_CID_STATELESS_H264_SCALING_MATRIX
+_SLICE_PARAMS, _PRED_WEIGHTS = C.V4L2_CID_STATELESS_H264_SLICE_PARAMS, C.V4L2_CID_STATELESS_H264_PRED_WEIGHTS
+_pack_decode_params_into = uh264.fast(uh264.v4l2_ctrl_h264_decode_params).pack_into
+_pack_slice_params_into = uh264.fast(uh264.v4l2_ctrl_h264_slice_params).pack_into
+_pack_pred_weights_into = uh264.fast(uh264.v4l2_ctrl_h264_pred_weights).pack_into
 PROFILE_NAMES = {66: "Baseline", 77: "Main", 88: "Extended", 100: "High", 110: "High 10",
                  122: "High 4:2:2", 244: "High 4:4:4 Predictive", 44: "CAVLC 4:4:4 Intra"}
 EXTRA_CAPTURE = 2  # frames held by us while being copied out / display slack
@@ -102,6 +116,18 @@ class DeviceSession:
         self.out_type = v.V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE if mp else v.V4L2_BUF_TYPE_VIDEO_OUTPUT
         self.cap_type = v.V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE if mp else v.V4L2_BUF_TYPE_VIDEO_CAPTURE
         self.frame_based, self.annexb = self._choose_modes(decode_mode, start_code)
+        self._supports_hold = self.dev.supports_hold
+        self._timeout_ms = max(0, int(round(timeout_s * 1000)))
+        #: prepared S_EXT_CTRLS by (scaling matrix, slice params, pred weights) sent
+        self._control_sets: dict[tuple[bool, bool, bool], ControlSet] = {}
+        # the SPS/PPS/scaling matrix dicts of the codec (shared by every picture of a sequence,
+        # read-only, see PictureDecode) and their packed bytes
+        self._sps_src: object = None
+        self._sps_bytes = b""
+        self._pps_src: object = None
+        self._pps_bytes = b""
+        self._matrix_src: object = None
+        self._matrix_bytes = b""
         self.out_q: Queue | None = None
         self.cap_q: Queue | None = None
         self.pool: RequestPool | None = None
@@ -116,6 +142,7 @@ class DeviceSession:
         self._refs: dict[int, tuple[int, ...]] = {}
         self._cap_queued = 0
         self._pack_cache = uh264.PackCache()
+        self._out_planes: list[memoryview] = []  # plane 0 of each OUTPUT buffer
         self.cap_format = None
         #: CAPTURE buffers that could not be re-queued (index, error): out of the rotation
         self.lost_capture_buffers: list[tuple[int, str]] = []
@@ -190,6 +217,9 @@ class DeviceSession:
         self.cap_q.setup(n_cap)
         self.pool = RequestPool(self.media, min(self.in_flight, len(self.out_q.buffers)))
         self._free_out = list(range(len(self.out_q.buffers)))
+        self._out_planes = [b.planes[0] for b in self.out_q.buffers]
+        self._out_qbuf, self._out_dqbuf = self.out_q.qbuf_fd, self.out_q.dqbuf_raw
+        self._cap_dqbuf = self.cap_q.dqbuf_raw
         self.out_q.streamon()
         self.cap_q.streamon()
         for i in range(len(self.cap_q.buffers)):
@@ -207,6 +237,7 @@ class DeviceSession:
             self.pool.close()
         self.out_q = self.cap_q = None
         self.pool = None
+        self._out_planes = []
         self._decoded.clear()
         self._release_pending.clear()
         self._refs.clear()
@@ -216,66 +247,120 @@ class DeviceSession:
     def submit(self, pic: "h264dec.PictureDecode") -> int:
         """Queue the requests of one picture; returns how many were queued."""
         ctrl = pic.controls
-        # SPS/PPS/scaling matrix change per sequence, not per picture: packed again only
-        # when their value changes
-        pack_once = self._pack_cache.pack
-        sps = pack_once(uh264.v4l2_ctrl_h264_sps, ctrl["sps"])
+        # SPS/PPS/scaling matrix change per sequence, not per picture: packed again only when
+        # the codec hands another dict (then only if its value changed: PackCache)
+        sps = ctrl["sps"]
+        if sps is not self._sps_src:
+            self._sps_bytes = self._pack_cache.pack(uh264.v4l2_ctrl_h264_sps, sps)
+            self._sps_src = sps
         if self._pending_seq is not None:
-            self._setup(self._pending_seq, sps)
+            self._setup(self._pending_seq, self._sps_bytes)
             self._pending_seq = None
         if not self.configured:
             raise DecodeError("picture before any sequence start")
-        common = [
-            (C.V4L2_CID_STATELESS_H264_SPS, sps),
-            (C.V4L2_CID_STATELESS_H264_PPS, pack_once(uh264.v4l2_ctrl_h264_pps, ctrl["pps"])),
-            (C.V4L2_CID_STATELESS_H264_DECODE_PARAMS, uh264.pack(uh264.v4l2_ctrl_h264_decode_params, ctrl["decode_params"])),
-        ]
-        if ctrl.get("scaling_matrix") is not None:
-            common.append((C.V4L2_CID_STATELESS_H264_SCALING_MATRIX,
-                           pack_once(uh264.v4l2_ctrl_h264_scaling_matrix, ctrl["scaling_matrix"])))
-        self._refs[pic.timestamp_ns] = tuple(pic.reference_timestamps)
-        hold_picture = bool(pic.is_first_field) and self.dev.supports_hold
-        prefix = ANNEXB_START if self.annexb else b""
+        pps = ctrl["pps"]
+        if pps is not self._pps_src:
+            self._pps_bytes = self._pack_cache.pack(uh264.v4l2_ctrl_h264_pps, pps)
+            self._pps_src = pps
+        matrix = ctrl.get("scaling_matrix")
+        if matrix is not None and matrix is not self._matrix_src:
+            self._matrix_bytes = self._pack_cache.pack(uh264.v4l2_ctrl_h264_scaling_matrix, matrix)
+            self._matrix_src = matrix
+        ts = pic.timestamp_ns
+        self._refs[ts] = tuple(pic.reference_timestamps)
+        hold_picture = self._supports_hold and bool(pic.is_first_field)
+        slices = pic.slices
         if self.frame_based:
-            if not self.annexb and len(pic.slices) > 1:
+            if not self.annexb and len(slices) > 1:
                 raise UnsupportedStream(
-                    f"a picture with {len(pic.slices)} slices cannot be sent frame-based without start "
+                    f"a picture with {len(slices)} slices cannot be sent frame-based without start "
                     f"codes (the device could not tell the slices apart): use start code 'annexb' or "
                     f"slice-based decoding")
-            data = b"".join(prefix + s.nal for s in pic.slices)
-            self._queue_job(data, common, pic.timestamp_ns, hold_picture)
+            cs = self._controls(matrix is not None, False, False)
+            payloads = cs.payloads
+            payloads[0][:] = self._sps_bytes
+            payloads[1][:] = self._pps_bytes
+            _pack_decode_params_into(payloads[2], 0, ctrl["decode_params"])
+            if matrix is not None:
+                payloads[3][:] = self._matrix_bytes
+            self._queue_job(slices, cs, ts, hold_picture)
             return 1
-        last = len(pic.slices) - 1
-        for i, s in enumerate(pic.slices):
-            ctrls = common + [(C.V4L2_CID_STATELESS_H264_SLICE_PARAMS,
-                               uh264.pack(uh264.v4l2_ctrl_h264_slice_params, s.slice_params))]
+        # slice-based: one request per slice; the kernel copies each stored value back into
+        # the payloads, so every request gets all of them written again
+        decode_params = uh264.pack(uh264.v4l2_ctrl_h264_decode_params, ctrl["decode_params"])
+        last = len(slices) - 1
+        for i, s in enumerate(slices):
+            cs = self._controls(matrix is not None, True, s.pred_weights is not None)
+            payloads = cs.payloads
+            payloads[0][:] = self._sps_bytes
+            payloads[1][:] = self._pps_bytes
+            payloads[2][:] = decode_params
+            n = 3
+            if matrix is not None:
+                payloads[3][:] = self._matrix_bytes
+                n = 4
+            _pack_slice_params_into(payloads[n], 0, s.slice_params)
             if s.pred_weights is not None:
-                ctrls.append((C.V4L2_CID_STATELESS_H264_PRED_WEIGHTS,
-                              uh264.pack(uh264.v4l2_ctrl_h264_pred_weights, s.pred_weights)))
-            self._queue_job(prefix + s.nal, ctrls, pic.timestamp_ns, hold_picture or i < last)
-        return len(pic.slices)
+                _pack_pred_weights_into(payloads[n + 1], 0, s.pred_weights)
+            self._queue_job((s,), cs, ts, hold_picture or i < last)
+        return len(slices)
 
-    def _queue_job(self, data: bytes, ctrls: list, ts: int, holds: bool) -> None:
+    def _controls(self, matrix: bool, slice_params: bool, pred_weights: bool) -> ControlSet:
+        """The prepared S_EXT_CTRLS of a request: SPS, PPS, DECODE_PARAMS, [SCALING_MATRIX],
+        [SLICE_PARAMS, [PRED_WEIGHTS]] (payloads in this order)."""
+        key = (matrix, slice_params, pred_weights)
+        cs = self._control_sets.get(key)
+        if cs is None:
+            cids = [_SPS, _PPS, _DECODE_PARAMS]
+            if matrix:
+                cids.append(_SCALING_MATRIX)
+            if slice_params:
+                cids.append(_SLICE_PARAMS)
+                if pred_weights:
+                    cids.append(_PRED_WEIGHTS)
+            cs = self._control_sets[key] = self.dev.prepare_controls(cids)
+        return cs
+
+    def _queue_job(self, slices: "Sequence[h264dec.SliceJob]", cs: ControlSet, ts: int, holds: bool) -> None:
+        """One request: *slices* (with start codes in Annex B mode) in a free OUTPUT buffer,
+        the controls of *cs* as they are filled now, QBUF, QUEUE."""
         assert self.out_q is not None and self.pool is not None
-        while not self._free_out or self.pool.available == 0:
+        free_out, pool = self._free_out, self.pool
+        while not free_out or pool.available == 0:
             self._reap_one()
         if self._cap_queued == 0 and not any(not j.holds for j in self._jobs):
             raise DecodeError(f"no free CAPTURE buffer ({len(self.cap_q.buffers)} allocated, all held)")
-        idx = self._free_out.pop()
-        buf = self.out_q.buffers[idx]
-        if len(data) > buf.length:
-            self._free_out.append(idx)
-            raise DecodeError(f"a {len(data)}-byte picture does not fit the {buf.length}-byte OUTPUT buffer")
-        buf.write(data)
-        slot = self.pool.acquire()
+        idx = free_out.pop()
+        mv = self._out_planes[idx]
+        pos = 0
+        try:  # slice by slice straight into the mmap'ed plane (a slice too far: ValueError)
+            if self.annexb:
+                for s in slices:
+                    nal = s.nal
+                    end = pos + 3 + len(nal)
+                    mv[pos:pos + 3] = ANNEXB_START
+                    mv[pos + 3:end] = nal
+                    pos = end
+            else:
+                for s in slices:
+                    nal = s.nal
+                    end = pos + len(nal)
+                    mv[pos:end] = nal
+                    pos = end
+        except ValueError:
+            free_out.append(idx)
+            size = sum(len(s.nal) for s in slices) + (3 * len(slices) if self.annexb else 0)
+            raise DecodeError(f"a {size}-byte picture does not fit the "
+                              f"{self.out_q.buffers[idx].length}-byte OUTPUT buffer") from None
+        slot = pool.acquire()
+        request = slot.request
         try:
-            self.dev.set_controls(ctrls, request=slot.request)
-            self.out_q.qbuf(idx, bytesused=len(data), timestamp_ns=ts, request=slot.request,
-                            flags=v.V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF if holds else 0)
-            slot.request.queue()
+            cs.apply(request.fd)
+            self._out_qbuf(idx, pos, ts, request.fd, v.V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF if holds else 0)
+            request.queue()
         except V4L2Error as e:
-            self.pool.release(slot)
-            self._free_out.append(idx)
+            pool.release(slot)
+            free_out.append(idx)
             raise DecodeError(f"queueing the request for picture ts={ts} failed: {e}") from e
         self._jobs.append(_Job(slot, idx, ts, holds))
 
@@ -285,33 +370,38 @@ class DeviceSession:
         if not self._jobs:
             raise DecodeError("internal: waiting with no request in flight")
         job = self._jobs.popleft()
+        slot = job.slot
         try:
-            job.slot.request.wait(self.timeout_s)
+            slot.request.wait_ms(self._timeout_ms)
         except RequestError:
-            self.pool.discard(job.slot)  # its OUTPUT buffer is in an unknown state
+            self.pool.discard(slot)  # its OUTPUT buffer is in an unknown state
             raise
-        done = self.out_q.dqbuf()
+        done = self._out_dqbuf()
         if done is None:
-            self.pool.discard(job.slot)
+            self.pool.discard(slot)
             raise DecodeError(f"request for ts={job.timestamp_ns} completed but no OUTPUT buffer came back")
-        self._free_out.append(done.index)
-        self.pool.release(job.slot)
+        self._free_out.append(done[0])
+        self.pool.release(slot)
         if job.holds:
             return
         # The CAPTURE buffer of this picture (and any held one before it) comes back now.
-        deadline = time.monotonic() + self.timeout_s
-        while job.timestamp_ns not in self._decoded:
-            cap = self.cap_q.dqbuf()
+        decoded = self._decoded
+        deadline = None
+        while job.timestamp_ns not in decoded:
+            cap = self._cap_dqbuf()
             if cap is None:
-                if time.monotonic() > deadline:
+                if deadline is None:
+                    deadline = time.monotonic() + self.timeout_s
+                elif time.monotonic() > deadline:
                     raise DecodeError(f"CAPTURE buffer for ts={job.timestamp_ns} never came back")
                 self.backend.poll([(self.dev.fd, 0x001)], 10)
                 continue
+            index, ts, flags = cap
             self._cap_queued -= 1
-            self._decoded[cap.timestamp_ns] = (cap.index, cap.error)
-            if cap.timestamp_ns in self._release_pending:
-                self._release_pending.discard(cap.timestamp_ns)
-                self.release(cap.timestamp_ns)
+            decoded[ts] = (index, flags & v.V4L2_BUF_FLAG_ERROR != 0)
+            if ts in self._release_pending:
+                self._release_pending.discard(ts)
+                self.release(ts)
 
     def is_decoded(self, ts: int) -> bool:
         return ts in self._decoded
@@ -348,7 +438,6 @@ class DeviceSession:
             return
         self._refs.pop(ts, None)
         self._corrupt.discard(ts)
-        assert self.cap_q is not None
         try:
             self.cap_q.qbuf(entry[0])
         except V4L2Error as e:

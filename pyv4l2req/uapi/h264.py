@@ -11,7 +11,8 @@ lists for arrays, lists of lists for 2-D arrays):
     unpack(v4l2_ctrl_h264_decode_params, data)["dpb"][0]["reference_ts"]
 
 ``pack`` runs a precompiled fast path (:class:`pyv4l2req.uapi.layout.FastStruct`, generated
-from these declarations) that produces the same bytes as construct's ``build``.
+from these declarations) that produces the same bytes as construct's ``build``;
+``pack_into(struct, buf, offset, values)`` writes them into a reused buffer (a control payload).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from construct import Array, Int8sl, Int8ul, Int16sl, Int16ul, Int32sl, Int32ul, Int64ul, Struct
 
 from . import controls as _cid
-from .layout import FastStruct, PackCache, fast, pack, register, unpack  # noqa: F401  (pack/unpack/PackCache: public API here)
+from .layout import FastStruct, PackCache, fast, pack, pack_into, register, unpack  # noqa: F401  (public API here)
 
 # --------------------------------------------------------------------------- constants
 V4L2_H264_SPS_CONSTRAINT_SET0_FLAG = 0x01

@@ -9,6 +9,9 @@ the device supports media requests (``V4L2_BUF_CAP_SUPPORTS_REQUESTS``) and
 Controls travel as ``int`` for plain controls and ``bytes`` (the C struct) for compound and
 array controls; ``request=`` puts them in a media request (``V4L2_CTRL_WHICH_REQUEST_VAL``).
 Errors name the ioctl and, where the kernel says which (``error_idx``), the control.
+:class:`ControlSet` (``VideoDevice.prepare_controls``) is ``VIDIOC_S_EXT_CTRLS`` of a fixed
+list of compound controls with every argument allocated once: the caller writes the payloads
+in place (``struct.pack_into``, slice assignment) and calls ``apply`` for each request.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .queue import Queue
     from .request import Request
 
-__all__ = ["VideoDevice", "FmtDesc", "Format", "FrameSize", "ControlInfo", "Event", "Rect"]
+__all__ = ["VideoDevice", "ControlSet", "FmtDesc", "Format", "FrameSize", "ControlInfo", "Event", "Rect"]
 
 
 def _s(raw: bytes) -> str:
@@ -118,6 +121,67 @@ class Rect:
 
 
 ControlValue = int | bytes
+
+
+class ControlSet:
+    """``VIDIOC_S_EXT_CTRLS`` of fixed-size compound controls, prepared once, applied per request.
+
+    The ``v4l2_ext_controls``, its ``v4l2_ext_control`` array and one payload buffer per
+    control are allocated here and reused: ``payloads[i]`` is a writable byte memoryview of
+    control ``cids[i]``'s payload (exactly ``payload_size`` bytes) that the caller fills before
+    each :meth:`apply`. The kernel copies the stored (normalised) value back into the payload
+    after a successful call, so write every payload again before the next one. Not for
+    concurrent use by several threads. Errors are those of :meth:`VideoDevice.set_controls`.
+    """
+
+    def __init__(self, dev: "VideoDevice", cids: Sequence[int]) -> None:
+        self.dev = dev
+        self.cids = tuple(cids)
+        n = len(self.cids)
+        if n == 0:
+            raise ValueError("a control set needs at least one control")
+        arr = self._arr = (v.v4l2_ext_control * n)()
+        self._bufs: list[ctypes.Array] = []
+        self.payloads: list[memoryview] = []
+        for i, cid in enumerate(self.cids):
+            info = dev.query_ext_ctrl(cid)
+            if not info.has_payload or info.flags & v.V4L2_CTRL_FLAG_DYNAMIC_ARRAY:
+                raise ValueError(f"control {dev._cname(cid)} is not a fixed-size compound control "
+                                 f"(use VideoDevice.set_controls)")
+            buf = (ctypes.c_ubyte * info.payload_size)()
+            self._bufs.append(buf)
+            self.payloads.append(memoryview(buf).cast("B"))
+            arr[i].id = cid
+            arr[i].size = info.payload_size
+            arr[i].ptr = ctypes.addressof(buf)
+        ec = self._ec = v.v4l2_ext_controls()
+        ec.count = n
+        ec.controls = ctypes.cast(arr, ctypes.POINTER(v.v4l2_ext_control))
+        # the kernel may write into the array (sizes after ENOSPC, reserved2): every call
+        # starts from these bytes
+        self._raw_arr = memoryview(arr).cast("B")
+        self._fresh_arr = bytes(self._raw_arr)
+        self._ioctl = dev.backend.ioctl
+        self._fd = dev.fd
+
+    def apply(self, request_fd: int | None = None) -> None:
+        """VIDIOC_S_EXT_CTRLS of the payloads as they are now, into the media request
+        *request_fd* (``V4L2_CTRL_WHICH_REQUEST_VAL``) or, with None, the current values."""
+        self._raw_arr[:] = self._fresh_arr
+        ec = self._ec
+        if request_fd is None:
+            ec.which = v.V4L2_CTRL_WHICH_CUR_VAL
+            ec.request_fd = 0
+        else:
+            ec.which = v.V4L2_CTRL_WHICH_REQUEST_VAL
+            ec.request_fd = request_fd
+        try:
+            self._ioctl(self._fd, v.VIDIOC_S_EXT_CTRLS, ec)
+        except V4L2Error as e:
+            raise self.dev._controls_error(e, self.cids, ec, request_fd is not None) from None
+
+    def __repr__(self) -> str:
+        return f"ControlSet({', '.join(self.dev._cname(c) for c in self.cids)})"
 
 
 class VideoDevice:
@@ -390,14 +454,19 @@ class VideoDevice:
         try:
             self.backend.ioctl(self.fd, req, ec)
         except V4L2Error as e:
-            if ec.error_idx < n:
-                what = f"control {self._cname(items[ec.error_idx][0])}"
-            else:
-                what = "controls " + ", ".join(self._cname(cid) for cid, _ in items)
-            if request is not None:
-                what += f" in request fd {ec.request_fd}"
-            raise V4L2Error(e.errno, e.op, what) from None
+            raise self._controls_error(e, [cid for cid, _ in items], ec, request is not None) from None
         return arr, keep
+
+    def _controls_error(self, e: V4L2Error, cids: Sequence[int], ec: v.v4l2_ext_controls,
+                        in_request: bool) -> V4L2Error:
+        """The error of a failed ``*_EXT_CTRLS``, naming the control at ``error_idx``."""
+        if ec.error_idx < len(cids):
+            what = f"control {self._cname(cids[ec.error_idx])}"
+        else:
+            what = "controls " + ", ".join(self._cname(cid) for cid in cids)
+        if in_request:
+            what += f" in request fd {ec.request_fd}"
+        return V4L2Error(e.errno, e.op, what)
 
     def get_controls(self, cids: Iterable[int], request: "Request | int | None" = None) -> list[ControlValue]:
         """VIDIOC_G_EXT_CTRLS: current values, or a completed request's values."""
@@ -422,6 +491,10 @@ class VideoDevice:
     def set_controls(self, items: Sequence[tuple[int, ControlValue]], request: "Request | int | None" = None) -> None:
         """VIDIOC_S_EXT_CTRLS (into *request* if given)."""
         self._ext_ctrls(v.VIDIOC_S_EXT_CTRLS, list(items), request)
+
+    def prepare_controls(self, cids: Sequence[int]) -> ControlSet:
+        """A :class:`ControlSet` of the compound controls *cids* (payloads zeroed)."""
+        return ControlSet(self, cids)
 
     def try_controls(self, items: Sequence[tuple[int, ControlValue]], request: "Request | int | None" = None) -> None:
         """VIDIOC_TRY_EXT_CTRLS: validate without applying."""

@@ -5,7 +5,8 @@
 
 - ``setup(count)``: ``VIDIOC_REQBUFS``, then ``VIDIOC_QUERYBUF`` and one ``mmap`` per plane;
 - ``qbuf``/``dqbuf`` with timestamps in ns (converted like the kernel's ``v4l2_timeval_to_ns``)
-  and an optional media request;
+  and an optional media request; ``qbuf_fd``/``dqbuf_raw`` are the same ioctls with positional
+  arguments, a request fd and a plain tuple back, for the per-picture path of a decoder;
 - ``export(index, plane)``: ``VIDIOC_EXPBUF`` -> a DMA-BUF fd owned by the caller;
 - ``free()``: STREAMOFF if streaming, unmap every plane, ``VIDIOC_REQBUFS(0)``.
 
@@ -58,6 +59,38 @@ def ns_to_timeval(ns: int) -> tuple[int, int]:
         ns -= 1 << 64
     sec, rem = divmod(ns, NSEC_PER_SEC)  # floor division: rem >= 0 as in ns_to_timespec64
     return sec, rem // NSEC_PER_USEC
+
+
+class _IoctlArgs:
+    """A reusable ``v4l2_buffer`` (+ its plane array) for QBUF/DQBUF, with a copy of its
+    freshly built bytes (type, memory, length, m.planes set) to reset it before each use."""
+
+    __slots__ = ("b", "planes", "plane0", "tv", "raw_b", "fresh_b", "raw_p", "fresh_p")
+
+    def __init__(self, buf_type: int, memory: int, multiplanar: bool) -> None:
+        b = self.b = v.v4l2_buffer()
+        b.type = buf_type
+        b.memory = memory
+        self.planes: ctypes.Array | None = None
+        self.plane0: v.v4l2_plane | None = None
+        self.raw_p: memoryview | None = None
+        self.fresh_p = b""
+        if multiplanar:
+            planes = self.planes = (v.v4l2_plane * v.VIDEO_MAX_PLANES)()
+            b.m.planes = ctypes.cast(planes, ctypes.POINTER(v.v4l2_plane))
+            b.length = v.VIDEO_MAX_PLANES
+            self.plane0 = planes[0]
+            self.raw_p = memoryview(planes).cast("B")
+            self.fresh_p = bytes(self.raw_p)
+        self.tv = b.timestamp  # a view into b: b.timestamp.tv_sec without the lookup of b.timestamp
+        self.raw_b = memoryview(b).cast("B")
+        self.fresh_b = bytes(self.raw_b)
+
+    def reset(self) -> None:
+        """Back to the freshly built bytes (two memoryview copies)."""
+        self.raw_b[:] = self.fresh_b
+        if self.raw_p is not None:
+            self.raw_p[:] = self.fresh_p
 
 
 @dataclass(slots=True)
@@ -117,7 +150,10 @@ class Queue:
         self.capabilities = 0
         self.streaming = False
         self._maps: list[list[object]] = []
-        self._spare: list[tuple] = []  # v4l2_buffer/planes pairs for qbuf/dqbuf, see _take_buffer
+        self._spare: list[_IoctlArgs] = []  # reusable QBUF/DQBUF arguments, see _take
+        self._field = v.V4L2_FIELD_NONE if self.is_output else v.V4L2_FIELD_ANY  # QBUF's field
+        self._fd = dev.fd
+        self._ioctl_fn = self.backend.ioctl
         self._name = ("OUTPUT" if self.is_output else "CAPTURE") + ("_MPLANE" if self.multiplanar else "")
 
     # -- helpers ----------------------------------------------------------------------------
@@ -141,31 +177,21 @@ class Queue:
             b.length = v.VIDEO_MAX_PLANES
         return b, planes
 
-    # QBUF/DQBUF run once or twice per picture: instead of building a v4l2_buffer, a plane
-    # array and the pointer between them for every call (~6x the instructions), a pair is
-    # taken from ``_spare`` and reset from a copy of its freshly built bytes (which hold the
-    # type, memory, length and m.planes pointer) with two memoryview copies, then put back.
-    # list.pop/append are atomic, so threads sharing a Queue never share a pair.
-    def _take_buffer(self, index: int) -> tuple:
-        """(v4l2_buffer, planes or None, spare entry): like ``_new_buffer(index)``."""
+    # QBUF/DQBUF run two to four times per picture: instead of building a v4l2_buffer, a plane
+    # array and the pointer between them for every call, an _IoctlArgs is taken from
+    # ``_spare``, reset from its fresh bytes, used and put back. list.pop/append are atomic,
+    # so threads sharing a Queue never share one.
+    def _take(self) -> _IoctlArgs:
         try:
-            entry = self._spare.pop()
+            a = self._spare.pop()
         except IndexError:
-            b, planes = self._new_buffer(0)
-            raw_b = memoryview(b).cast("B")
-            raw_p = memoryview(planes).cast("B") if planes is not None else None
-            entry = (b, planes, raw_b, bytes(raw_b), raw_p, bytes(len(raw_p)) if raw_p is not None else b"")
-        else:
-            b, planes, raw_b, fresh_b, raw_p, fresh_p = entry
-            raw_b[:] = fresh_b
-            if raw_p is not None:
-                raw_p[:] = fresh_p
-        entry[0].index = index
-        return entry[0], entry[1], entry
+            return _IoctlArgs(self.buf_type, self.memory, self.multiplanar)
+        a.reset()
+        return a
 
-    def _give_back(self, entry: tuple) -> None:
+    def _give_back(self, a: _IoctlArgs) -> None:
         if len(self._spare) < 4:
-            self._spare.append(entry)
+            self._spare.append(a)
 
     def _reqbufs(self, count: int) -> int:
         rb = v.v4l2_requestbuffers()
@@ -240,73 +266,123 @@ class Queue:
     def qbuf(self, index: int, bytesused: int = 0, timestamp_ns: int = 0, request: "Request | int | None" = None,
              flags: int = 0, bytesused_planes: list[int] | None = None) -> None:
         """VIDIOC_QBUF buffer *index*; with *request* it is bound to that media request."""
+        fd = None if request is None else request if isinstance(request, int) else request.fd
+        if not (bytesused_planes and self.multiplanar):
+            self.qbuf_fd(index, bytesused, timestamp_ns, fd, flags)
+            return
+        self._check_index(index)
+        buf = self.buffers[index]
+        a = self._take()
+        try:
+            self._fill_qbuf(a, index, 0, timestamp_ns, fd, flags, len(buf.plane_lengths))
+            assert a.planes is not None
+            for p in range(len(buf.plane_lengths)):
+                a.planes[p].bytesused = bytesused_planes[p] if p < len(bytesused_planes) else 0
+            self._do_qbuf(a, buf, fd)
+        finally:
+            self._give_back(a)
+
+    def qbuf_fd(self, index: int, bytesused: int, timestamp_ns: int, request_fd: int | None, flags: int) -> None:
+        """:meth:`qbuf` with positional arguments and the request as an fd (None: no request):
+        ``bytesused`` goes to plane 0 (the other planes get 0)."""
+        buffers = self.buffers
+        if index < 0 or index >= len(buffers):
+            self._check_index(index)
+        buf = buffers[index]
+        a = self._take()
+        try:
+            self._fill_qbuf(a, index, bytesused, timestamp_ns, request_fd, flags, len(buf.plane_lengths))
+            self._do_qbuf(a, buf, request_fd)
+        finally:
+            self._give_back(a)
+
+    def _check_index(self, index: int) -> None:
         if not 0 <= index < len(self.buffers):
             raise IndexError(f"{self._name}: no buffer {index} ({len(self.buffers)} allocated)")
-        buf = self.buffers[index]
-        b, planes, spare = self._take_buffer(index)
-        try:
-            self._qbuf(buf, b, planes, index, bytesused, timestamp_ns, request, flags, bytesused_planes)
-        finally:
-            self._give_back(spare)
 
-    def _qbuf(self, buf: Buffer, b: v.v4l2_buffer, planes: ctypes.Array | None, index: int, bytesused: int,
-              timestamp_ns: int, request: "Request | int | None", flags: int,
-              bytesused_planes: list[int] | None) -> None:
-        b.flags = flags
-        b.field = v.V4L2_FIELD_NONE if self.is_output else v.V4L2_FIELD_ANY
-        sec, usec = ns_to_timeval(timestamp_ns)
-        b.timestamp.tv_sec, b.timestamp.tv_usec = sec, usec
-        if request is not None:
-            b.flags |= v.V4L2_BUF_FLAG_REQUEST_FD
-            b.request_fd = request if isinstance(request, int) else request.fd
-        if self.multiplanar:
-            assert planes is not None
-            n = len(buf.plane_lengths)
-            b.length = n
-            used = bytesused_planes or [bytesused] + [0] * (n - 1)
-            for p in range(n):
-                planes[p].bytesused = used[p] if p < len(used) else 0
+    def _fill_qbuf(self, a: _IoctlArgs, index: int, bytesused: int, timestamp_ns: int, request_fd: int | None,
+                   flags: int, n_planes: int) -> None:
+        b = a.b
+        b.index = index
+        b.field = self._field
+        if request_fd is None:
+            b.flags = flags
+        else:
+            b.flags = flags | v.V4L2_BUF_FLAG_REQUEST_FD
+            b.request_fd = request_fd
+        tv = a.tv
+        if 0 <= timestamp_ns < 1 << 63:  # ns_to_timeval without the sign handling
+            sec, rem = divmod(timestamp_ns, NSEC_PER_SEC)
+            tv.tv_sec = sec
+            tv.tv_usec = rem // NSEC_PER_USEC
+        else:
+            tv.tv_sec, tv.tv_usec = ns_to_timeval(timestamp_ns)
+        if a.plane0 is not None:
+            b.length = n_planes
+            a.plane0.bytesused = bytesused
         else:
             b.bytesused = bytesused
-        detail = f"{self._name} buffer {index}" + (f" in request fd {b.request_fd}" if request is not None else "")
-        self._ioctl(v.VIDIOC_QBUF, b, detail)
+
+    def _do_qbuf(self, a: _IoctlArgs, buf: Buffer, request_fd: int | None) -> None:
+        try:
+            self._ioctl_fn(self._fd, v.VIDIOC_QBUF, a.b)
+        except V4L2Error as e:
+            detail = f"{self._name} buffer {buf.index}" + (f" in request fd {request_fd}" if request_fd is not None else "")
+            if e.detail:
+                raise
+            raise V4L2Error(e.errno, e.op, detail) from None
         buf.state = BUF_QUEUED
 
     def dqbuf(self) -> Dequeued | None:
         """VIDIOC_DQBUF (non-blocking): the buffer, or None if none is ready (EAGAIN)."""
-        b, planes, spare = self._take_buffer(0)
+        a = self._take()
         try:
-            return self._dqbuf(b, planes)
+            if not self._do_dqbuf(a):
+                return None
+            b = a.b
+            if a.planes is not None:
+                used = tuple(a.planes[p].bytesused for p in range(b.length))
+            else:
+                used = (b.bytesused,)
+            return Dequeued(
+                index=b.index,
+                timestamp_ns=timeval_to_ns(b.timestamp.tv_sec, b.timestamp.tv_usec),
+                flags=b.flags,
+                bytesused=used[0] if used else 0,
+                sequence=b.sequence,
+                error=bool(b.flags & v.V4L2_BUF_FLAG_ERROR),
+                bytesused_planes=used,
+            )
         finally:
-            self._give_back(spare)
+            self._give_back(a)
 
-    def _dqbuf(self, b: v.v4l2_buffer, planes: ctypes.Array | None) -> Dequeued | None:
+    def dqbuf_raw(self) -> tuple[int, int, int] | None:
+        """:meth:`dqbuf` returning ``(index, timestamp_ns, flags)``, or None (EAGAIN)."""
+        a = self._take()
         try:
-            self.backend.ioctl(self.dev.fd, v.VIDIOC_DQBUF, b)
+            if not self._do_dqbuf(a):
+                return None
+            b = a.b
+            tv = a.tv
+            return b.index, (tv.tv_sec * NSEC_PER_SEC + tv.tv_usec * NSEC_PER_USEC) & _U64, b.flags
+        finally:
+            self._give_back(a)
+
+    def _do_dqbuf(self, a: _IoctlArgs) -> bool:
+        try:
+            self._ioctl_fn(self._fd, v.VIDIOC_DQBUF, a.b)
         except V4L2Error as e:
             if e.errno == errno.EAGAIN:
-                return None
+                return False
             raise V4L2Error(e.errno, e.op, f"{self._name}") from None
-        if b.index < len(self.buffers):
-            self.buffers[b.index].state = BUF_FREE
-        if self.multiplanar:
-            assert planes is not None
-            used = tuple(planes[p].bytesused for p in range(b.length))
-        else:
-            used = (b.bytesused,)
-        return Dequeued(
-            index=b.index,
-            timestamp_ns=timeval_to_ns(b.timestamp.tv_sec, b.timestamp.tv_usec),
-            flags=b.flags,
-            bytesused=used[0] if used else 0,
-            sequence=b.sequence,
-            error=bool(b.flags & v.V4L2_BUF_FLAG_ERROR),
-            bytesused_planes=used,
-        )
+        index = a.b.index
+        if index < len(self.buffers):
+            self.buffers[index].state = BUF_FREE
+        return True
 
     def querybuf(self, index: int) -> int:
         """VIDIOC_QUERYBUF: the buffer's current flags."""
-        b, _ = self._new_buffer(index)
+        b, _planes = self._new_buffer(index)
         self._ioctl(v.VIDIOC_QUERYBUF, b, f"{self._name} buffer {index}")
         return b.flags
 

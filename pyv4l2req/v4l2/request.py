@@ -37,6 +37,7 @@ class Request:
         self.backend = backend
         self.fd = fd
         self.closed = False
+        self._pollfds = ((fd, POLLPRI),)  # the argument of every wait's poll
 
     def _check(self, what: str) -> None:
         if self.closed:
@@ -44,7 +45,8 @@ class Request:
 
     def queue(self) -> None:
         """``MEDIA_REQUEST_IOC_QUEUE`` (V4L2Error: ENOENT empty/missing control, EBUSY queued...)."""
-        self._check("MEDIA_REQUEST_IOC_QUEUE")
+        if self.closed:
+            self._check("MEDIA_REQUEST_IOC_QUEUE")
         self.backend.ioctl(self.fd, m.MEDIA_REQUEST_IOC_QUEUE)
 
     def wait(self, timeout_s: float | None) -> None:
@@ -53,9 +55,20 @@ class Request:
         Raises :class:`RequestError` if it has not completed within *timeout_s* seconds
         (``None`` waits forever) or if the request is not queued (``POLLERR``).
         """
-        self._check("wait")
-        timeout_ms = None if timeout_s is None else max(0, int(round(timeout_s * 1000)))
-        ready = self.backend.poll([(self.fd, POLLPRI)], timeout_ms)
+        self._wait(None if timeout_s is None else max(0, int(round(timeout_s * 1000))), timeout_s)
+
+    def wait_ms(self, timeout_ms: int | None) -> None:
+        """:meth:`wait` with the timeout in milliseconds (``None``: forever)."""
+        self._wait(timeout_ms, None if timeout_ms is None else timeout_ms / 1000)
+
+    def _wait(self, timeout_ms: int | None, timeout_s: float | None) -> None:
+        if self.closed:
+            self._check("wait")
+        ready = self.backend.poll(self._pollfds, timeout_ms)  # one poll call
+        if len(ready) == 1:
+            fd, revents = ready[0]
+            if fd == self.fd and revents & POLLPRI:
+                return
         revents = 0
         for fd, ev in ready:
             if fd == self.fd:
@@ -75,7 +88,8 @@ class Request:
 
     def reinit(self) -> None:
         """``MEDIA_REQUEST_IOC_REINIT`` (EBUSY while queued and not complete)."""
-        self._check("MEDIA_REQUEST_IOC_REINIT")
+        if self.closed:
+            self._check("MEDIA_REQUEST_IOC_REINIT")
         self.backend.ioctl(self.fd, m.MEDIA_REQUEST_IOC_REINIT)
 
     def close(self) -> None:

@@ -172,3 +172,41 @@ def test_unknown_member_names_are_rejected() -> None:
         h264.pack(h264.v4l2_ctrl_h264_slice_params, {"ref_pic_list1": [{"fields": 3}, {"idx": 1}]})
     with pytest.raises(TypeError, match="ref_pic_list0"):
         h264.pack(h264.v4l2_ctrl_h264_slice_params, {"ref_pic_list0": [(3, 1)]})
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_pack_into_equals_construct_build_random(name: str) -> None:
+    """pack_into writes construct's bytes at the offset and nothing outside them, also over a
+    buffer that held another value (every byte is written: the payloads are reused)."""
+    con = ALL[name]
+    f = layout.fast(con)
+    rng = random.Random(zlib.crc32(b"into" + name.encode()))
+    buf = bytearray(b"\xa5" * (f.size + 7))
+    for i in range(60):
+        v = random_value(con, rng, partial=bool(i % 2))
+        layout.pack_into(con, memoryview(buf), 3, v)
+        assert bytes(buf[3:3 + f.size]) == con.build(layout.complete(con, v)), (name, i)
+        assert buf[:3] == b"\xa5" * 3 and buf[3 + f.size:] == b"\xa5" * 4
+    f.pack_into(buf, 0, {})  # a bytearray works too; all zero for an empty dict
+    assert bytes(buf[:f.size]) == bytes(f.size)
+
+
+def test_pack_into_errors_like_pack() -> None:
+    dp, sp, sm = h264.v4l2_ctrl_h264_decode_params, h264.v4l2_ctrl_h264_slice_params, h264.v4l2_ctrl_h264_scaling_matrix
+    buf = memoryview(bytearray(1024))
+    with pytest.raises(KeyError, match=r"dpb\[\].*pic_number"):
+        layout.pack_into(dp, buf, 0, {"dpb": [{"pic_number": 1}]})
+    with pytest.raises(KeyError, match="nal_ref_idcx"):
+        layout.pack_into(dp, buf, 0, {"nal_ref_idcx": 1})
+    with pytest.raises(ValueError, match="dpb: 17 elements"):
+        layout.pack_into(dp, buf, 0, {"dpb": [{}] * 17})
+    with pytest.raises(ValueError, match=r"dpb\[\].reserved: 6 elements"):
+        layout.pack_into(dp, buf, 0, {"dpb": [{"reserved": [0] * 6}]})
+    with pytest.raises(ValueError, match="v4l2_ctrl_h264_decode_params"):
+        layout.pack_into(dp, buf, 0, {"dpb": [{"fields": 256}]})
+    with pytest.raises(ValueError, match="ref_pic_list0"):
+        layout.pack_into(sp, buf, 0, {"ref_pic_list0": [{}] * 33})
+    with pytest.raises(TypeError, match="ref_pic_list0"):
+        layout.pack_into(sp, buf, 0, {"ref_pic_list0": [(3, 1)]})
+    with pytest.raises(ValueError, match="scaling_list_4x4"):
+        layout.pack_into(sm, buf, 0, {"scaling_list_4x4": [[0] * 17]})
