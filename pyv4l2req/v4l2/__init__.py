@@ -1,13 +1,14 @@
 """Layer 3: V4L2 objects on top of a :class:`pyv4l2req.kernel.backend.Backend`.
 
 ``MediaDevice`` (device info, topology, request allocation), ``Request`` / ``RequestPool``,
-``VideoDevice`` (caps, formats, controls, events, decoder commands, selection), ``Queue`` /
+``VideoDevice`` (caps, formats, controls, events, decoder commands, selection; ``ControlSet``:
+a prepared S_EXT_CTRLS), ``Queue`` /
 ``Buffer`` / ``Dequeued`` (MMAP buffers, EXPBUF, streaming), ``discover()`` / ``DecoderInfo``.
 """
 
 from __future__ import annotations
 
-from .device import ControlInfo, Event, FmtDesc, Format, FrameSize, Rect, VideoDevice
+from .device import ControlInfo, ControlSet, Event, FmtDesc, Format, FrameSize, Rect, VideoDevice
 from .discover import STATELESS_CODECS, DecoderInfo, discover, find_decoder
 from .media import Entity, Interface, Link, MediaDevice, MediaDeviceInfo, Pad, Topology
 from .queue import Buffer, Dequeued, Queue, ns_to_timeval, timeval_to_ns
@@ -16,7 +17,7 @@ from .request import Request, RequestPool, Slot
 __all__ = [
     "MediaDevice", "MediaDeviceInfo", "Topology", "Entity", "Interface", "Pad", "Link",
     "Request", "RequestPool", "Slot",
-    "VideoDevice", "FmtDesc", "Format", "FrameSize", "ControlInfo", "Event", "Rect",
+    "VideoDevice", "ControlSet", "FmtDesc", "Format", "FrameSize", "ControlInfo", "Event", "Rect",
     "Queue", "Buffer", "Dequeued", "ns_to_timeval", "timeval_to_ns",
     "DecoderInfo", "discover", "find_decoder", "STATELESS_CODECS",
 ]

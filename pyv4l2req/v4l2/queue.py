@@ -190,8 +190,7 @@ class Queue:
         return a
 
     def _give_back(self, a: _IoctlArgs) -> None:
-        if len(self._spare) < 4:
-            self._spare.append(a)
+        self._spare.append(a)  # (as many as threads ever used the queue at once)
 
     def _reqbufs(self, count: int) -> int:
         rb = v.v4l2_requestbuffers()
@@ -278,30 +277,30 @@ class Queue:
             assert a.planes is not None
             for p in range(len(buf.plane_lengths)):
                 a.planes[p].bytesused = bytesused_planes[p] if p < len(bytesused_planes) else 0
-            self._do_qbuf(a, buf, fd)
+            try:
+                self._ioctl_fn(self._fd, v.VIDIOC_QBUF, a.b)
+            except V4L2Error as e:
+                raise self._qbuf_error(e, index, fd) from None
+            buf.state = BUF_QUEUED
         finally:
             self._give_back(a)
 
     def qbuf_fd(self, index: int, bytesused: int, timestamp_ns: int, request_fd: int | None, flags: int) -> None:
         """:meth:`qbuf` with positional arguments and the request as an fd (None: no request):
-        ``bytesused`` goes to plane 0 (the other planes get 0)."""
+        ``bytesused`` goes to plane 0 (the other planes get 0). The per-picture form: one
+        function, the arguments of :meth:`_take` / :meth:`_fill_qbuf` inline."""
         buffers = self.buffers
         if index < 0 or index >= len(buffers):
             self._check_index(index)
         buf = buffers[index]
-        a = self._take()
+        spare = self._spare
         try:
-            self._fill_qbuf(a, index, bytesused, timestamp_ns, request_fd, flags, len(buf.plane_lengths))
-            self._do_qbuf(a, buf, request_fd)
-        finally:
-            self._give_back(a)
-
-    def _check_index(self, index: int) -> None:
-        if not 0 <= index < len(self.buffers):
-            raise IndexError(f"{self._name}: no buffer {index} ({len(self.buffers)} allocated)")
-
-    def _fill_qbuf(self, a: _IoctlArgs, index: int, bytesused: int, timestamp_ns: int, request_fd: int | None,
-                   flags: int, n_planes: int) -> None:
+            a = spare.pop()
+            a.raw_b[:] = a.fresh_b
+            if a.raw_p is not None:
+                a.raw_p[:] = a.fresh_p
+        except IndexError:
+            a = _IoctlArgs(self.buf_type, self.memory, self.multiplanar)
         b = a.b
         b.index = index
         b.field = self._field
@@ -318,20 +317,45 @@ class Queue:
         else:
             tv.tv_sec, tv.tv_usec = ns_to_timeval(timestamp_ns)
         if a.plane0 is not None:
+            b.length = len(buf.plane_lengths)
+            a.plane0.bytesused = bytesused
+        else:
+            b.bytesused = bytesused
+        try:
+            self._ioctl_fn(self._fd, v.VIDIOC_QBUF, b)
+        except V4L2Error as e:
+            spare.append(a)
+            raise self._qbuf_error(e, index, request_fd) from None
+        spare.append(a)
+        buf.state = BUF_QUEUED
+
+    def _check_index(self, index: int) -> None:
+        if not 0 <= index < len(self.buffers):
+            raise IndexError(f"{self._name}: no buffer {index} ({len(self.buffers)} allocated)")
+
+    def _fill_qbuf(self, a: _IoctlArgs, index: int, bytesused: int, timestamp_ns: int, request_fd: int | None,
+                   flags: int, n_planes: int) -> None:
+        b = a.b
+        b.index = index
+        b.field = self._field
+        if request_fd is None:
+            b.flags = flags
+        else:
+            b.flags = flags | v.V4L2_BUF_FLAG_REQUEST_FD
+            b.request_fd = request_fd
+        b.timestamp.tv_sec, b.timestamp.tv_usec = ns_to_timeval(timestamp_ns)
+        if a.plane0 is not None:
             b.length = n_planes
             a.plane0.bytesused = bytesused
         else:
             b.bytesused = bytesused
 
-    def _do_qbuf(self, a: _IoctlArgs, buf: Buffer, request_fd: int | None) -> None:
-        try:
-            self._ioctl_fn(self._fd, v.VIDIOC_QBUF, a.b)
-        except V4L2Error as e:
-            detail = f"{self._name} buffer {buf.index}" + (f" in request fd {request_fd}" if request_fd is not None else "")
-            if e.detail:
-                raise
-            raise V4L2Error(e.errno, e.op, detail) from None
-        buf.state = BUF_QUEUED
+    def _qbuf_error(self, e: V4L2Error, index: int, request_fd: int | None) -> V4L2Error:
+        """The error of a failed QBUF, naming the buffer (and request) unless it names more."""
+        if e.detail:
+            return e
+        in_request = f" in request fd {request_fd}" if request_fd is not None else ""
+        return V4L2Error(e.errno, e.op, f"{self._name} buffer {index}{in_request}")
 
     def dqbuf(self) -> Dequeued | None:
         """VIDIOC_DQBUF (non-blocking): the buffer, or None if none is ready (EAGAIN)."""
@@ -357,16 +381,31 @@ class Queue:
             self._give_back(a)
 
     def dqbuf_raw(self) -> tuple[int, int, int] | None:
-        """:meth:`dqbuf` returning ``(index, timestamp_ns, flags)``, or None (EAGAIN)."""
-        a = self._take()
+        """:meth:`dqbuf` returning ``(index, timestamp_ns, flags)``, or None (EAGAIN); the
+        timestamp is ``v4l2_timeval_to_ns`` (the u64 wrap-around of :func:`timeval_to_ns`)."""
+        spare = self._spare
         try:
-            if not self._do_dqbuf(a):
+            a = spare.pop()
+            a.raw_b[:] = a.fresh_b
+            if a.raw_p is not None:
+                a.raw_p[:] = a.fresh_p
+        except IndexError:
+            a = _IoctlArgs(self.buf_type, self.memory, self.multiplanar)
+        b = a.b
+        try:
+            self._ioctl_fn(self._fd, v.VIDIOC_DQBUF, b)
+        except V4L2Error as e:
+            spare.append(a)
+            if e.errno == errno.EAGAIN:
                 return None
-            b = a.b
-            tv = a.tv
-            return b.index, (tv.tv_sec * NSEC_PER_SEC + tv.tv_usec * NSEC_PER_USEC) & _U64, b.flags
-        finally:
-            self._give_back(a)
+            raise V4L2Error(e.errno, e.op, self._name) from None
+        index = b.index
+        tv = a.tv
+        done = index, (tv.tv_sec * NSEC_PER_SEC + tv.tv_usec * NSEC_PER_USEC) & _U64, b.flags
+        spare.append(a)
+        if index < len(self.buffers):
+            self.buffers[index].state = BUF_FREE
+        return done
 
     def _do_dqbuf(self, a: _IoctlArgs) -> bool:
         try:
