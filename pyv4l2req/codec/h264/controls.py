@@ -24,6 +24,7 @@ __all__ = [
     "slice_params_control",
     "pred_weights_control",
     "pred_weights_required",
+    "pred_weights_key",
     "reference_list",
 ]
 
@@ -130,6 +131,9 @@ def scaling_matrix_control(sps: object, pps: object) -> dict | None:
     }
 
 
+_DPB_ENTRY_FLAGS = u.V4L2_H264_DPB_ENTRY_FLAG_VALID | u.V4L2_H264_DPB_ENTRY_FLAG_ACTIVE
+
+
 def dpb_entries(stores: Sequence[FrameStore], structure: int) -> tuple[list[dict], list[FrameStore]]:
     """``dpb[]`` of ``v4l2_ctrl_h264_decode_params``: every frame buffer holding a reference.
 
@@ -143,10 +147,10 @@ def dpb_entries(stores: Sequence[FrameStore], structure: int) -> tuple[list[dict
     out: list[dict] = []
     used: list[FrameStore] = []
     for fs in stores:
-        if not fs.is_ref or fs.timestamp_ns < 0:
+        fields = fs.short_ref | fs.long_ref
+        if not fields or fs.timestamp_ns < 0:
             continue
-        fields = fs.ref
-        flags = u.V4L2_H264_DPB_ENTRY_FLAG_VALID | u.V4L2_H264_DPB_ENTRY_FLAG_ACTIVE
+        flags = _DPB_ENTRY_FLAGS
         # When decoding a field: PicNum of the picture's first coded field; for a picture
         # coded as a frame, of its field with the lower POC (the bottom one when equal), as
         # GStreamer splits frames into fields
@@ -161,23 +165,33 @@ def dpb_entries(stores: Sequence[FrameStore], structure: int) -> tuple[list[dict
             pic_num = Dpb.long_term_pic_num(fs, parity, structure)
             frame_num = fs.long_term_frame_idx
         else:
-            pic_num = Dpb.pic_num(fs, parity, structure)
+            pic_num = fs.frame_num_wrap if structure == FRAME else Dpb.pic_num(fs, parity, structure)
             frame_num = fs.frame_num
         if fs.field_coded:  # "a single field or a complementary field pair" (kernel doc)
             flags |= u.V4L2_H264_DPB_ENTRY_FLAG_FIELD
+        decoded = fs.decoded
         out.append({
             "reference_ts": fs.timestamp_ns,
             "pic_num": pic_num & 0xFFFFFFFF,
             "frame_num": frame_num,
             "fields": fields,
-            "top_field_order_cnt": fs.top_field_order_cnt if fs.decoded & 1 else 0,
-            "bottom_field_order_cnt": fs.bottom_field_order_cnt if fs.decoded & 2 else 0,
+            "top_field_order_cnt": fs.top_field_order_cnt if decoded & 1 else 0,
+            "bottom_field_order_cnt": fs.bottom_field_order_cnt if decoded & 2 else 0,
             "flags": flags,
         })
         used.append(fs)
         if len(out) == u.V4L2_H264_NUM_DPB_ENTRIES:
             break
     return out, used
+
+
+#: slice header elements of the first slice copied to ``v4l2_ctrl_h264_decode_params``
+_DECODE_FIELDS = (
+    "field_pic_flag", "bottom_field_flag", "frame_num", "idr_pic_id", "pic_order_cnt_lsb",
+    "delta_pic_order_cnt_bottom", "delta_pic_order_cnt", "dec_ref_pic_marking_bit_size",
+    "pic_order_cnt_bit_size", "slice_group_change_cycle",
+)
+_get_decode_fields = attrgetter(*_DECODE_FIELDS)
 
 
 def decode_params_control(sh: object, nal_ref_idc: int, idr: bool, top_poc: int, bottom_poc: int,
@@ -189,8 +203,28 @@ def decode_params_control(sh: object, nal_ref_idc: int, idr: bool, top_poc: int,
 
     PFRAME/BFRAME: the picture has P (resp. B) slices (as GStreamer 1.22 sets them).
     """
-    field = _f(sh, "field_pic_flag")
-    bottom = field and _f(sh, "bottom_field_flag")
+    try:
+        # fast path: every element present, not None (the parser's SliceHeader): one
+        # attrgetter call instead of ten _f calls
+        (field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb,
+         delta_pic_order_cnt_bottom, delta, dec_ref_pic_marking_bit_size, pic_order_cnt_bit_size,
+         slice_group_change_cycle) = _get_decode_fields(sh)
+        (field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb,
+         delta_pic_order_cnt_bottom, dec_ref_pic_marking_bit_size, pic_order_cnt_bit_size,
+         slice_group_change_cycle) = map(int, (
+            field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb,
+            delta_pic_order_cnt_bottom, dec_ref_pic_marking_bit_size, pic_order_cnt_bit_size,
+            slice_group_change_cycle))
+    except (AttributeError, TypeError):  # duck-typed headers: missing / None elements are 0
+        field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb = (
+            _f(sh, "field_pic_flag"), _f(sh, "bottom_field_flag"), _f(sh, "frame_num"),
+            _f(sh, "idr_pic_id"), _f(sh, "pic_order_cnt_lsb"))
+        delta_pic_order_cnt_bottom = _f(sh, "delta_pic_order_cnt_bottom")
+        delta = getattr(sh, "delta_pic_order_cnt", None)
+        dec_ref_pic_marking_bit_size = _f(sh, "dec_ref_pic_marking_bit_size")
+        pic_order_cnt_bit_size = _f(sh, "pic_order_cnt_bit_size")
+        slice_group_change_cycle = _f(sh, "slice_group_change_cycle")
+    bottom = field and bottom_field_flag
     flags = 0
     if idr:
         flags |= u.V4L2_H264_DECODE_PARAM_FLAG_IDR_PIC
@@ -201,23 +235,27 @@ def decode_params_control(sh: object, nal_ref_idc: int, idr: bool, top_poc: int,
     kinds = {t % 5 for t in slice_types}
     if 1 in kinds:
         flags |= u.V4L2_H264_DECODE_PARAM_FLAG_BFRAME
-    elif kinds & {0, 3}:
+    elif 0 in kinds or 3 in kinds:
         flags |= u.V4L2_H264_DECODE_PARAM_FLAG_PFRAME
-    delta = list(getattr(sh, "delta_pic_order_cnt", None) or [0, 0]) + [0, 0]
+    if not delta:
+        delta0 = delta1 = 0
+    else:
+        delta0 = int(delta[0])
+        delta1 = int(delta[1]) if len(delta) > 1 else 0
     return {
         "dpb": dpb,
         "nal_ref_idc": nal_ref_idc,
-        "frame_num": _f(sh, "frame_num"),
+        "frame_num": frame_num,
         "top_field_order_cnt": 0 if (bottom and not second_field) else top_poc,
         "bottom_field_order_cnt": 0 if (field and not bottom and not second_field) else bottom_poc,
-        "idr_pic_id": _f(sh, "idr_pic_id"),
-        "pic_order_cnt_lsb": _f(sh, "pic_order_cnt_lsb"),
-        "delta_pic_order_cnt_bottom": _f(sh, "delta_pic_order_cnt_bottom"),
-        "delta_pic_order_cnt0": int(delta[0]),
-        "delta_pic_order_cnt1": int(delta[1]),
-        "dec_ref_pic_marking_bit_size": _f(sh, "dec_ref_pic_marking_bit_size"),
-        "pic_order_cnt_bit_size": _f(sh, "pic_order_cnt_bit_size"),
-        "slice_group_change_cycle": _f(sh, "slice_group_change_cycle"),
+        "idr_pic_id": idr_pic_id,
+        "pic_order_cnt_lsb": pic_order_cnt_lsb,
+        "delta_pic_order_cnt_bottom": delta_pic_order_cnt_bottom,
+        "delta_pic_order_cnt0": delta0,
+        "delta_pic_order_cnt1": delta1,
+        "dec_ref_pic_marking_bit_size": dec_ref_pic_marking_bit_size,
+        "pic_order_cnt_bit_size": pic_order_cnt_bit_size,
+        "slice_group_change_cycle": slice_group_change_cycle,
         "flags": flags,
     }
 
@@ -296,9 +334,15 @@ def slice_params_control(sh: object, list0: list[dict], list1: list[dict]) -> di
 
 def pred_weights_required(sh: object, pps: object) -> bool:
     """Explicit weighted prediction applies (weighted_pred_flag for P/SP, bipred_idc 1 for B)."""
-    t = _f(sh, "slice_type") % 5
-    return bool((_f(pps, "weighted_pred_flag") and t in (0, 3))
-                or (_f(pps, "weighted_bipred_idc") == 1 and t == 1))
+    try:  # fast path: the elements are ints (parsed headers)
+        t = sh.slice_type % 5  # type: ignore[attr-defined]
+        weighted_pred_flag = int(pps.weighted_pred_flag)  # type: ignore[attr-defined]
+        weighted_bipred_idc = int(pps.weighted_bipred_idc)  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):  # duck-typed: missing / None elements are 0
+        t = _f(sh, "slice_type") % 5
+        weighted_pred_flag = _f(pps, "weighted_pred_flag")
+        weighted_bipred_idc = _f(pps, "weighted_bipred_idc")
+    return bool((weighted_pred_flag and t in (0, 3)) or (weighted_bipred_idc == 1 and t == 1))
 
 
 #: pred_weight_table() element names of each list (built once, not per slice)
@@ -334,6 +378,23 @@ def _rows(src: Sequence, n: int) -> list[list[int]]:
     rows = [[int(r[0]), int(r[1])] for r in src[:n]]
     rows += _ZERO_ROWS[len(rows):]
     return rows
+
+
+#: every slice header element :func:`pred_weights_control` reads (slice_type as coded: equal
+#: keys are sure to give equal controls)
+_get_pred_weights_key = attrgetter(
+    "slice_type", "num_ref_idx_l0_active_minus1", "num_ref_idx_l1_active_minus1",
+    "luma_log2_weight_denom", "chroma_log2_weight_denom", *_WEIGHT_TABLES["l0"], *_WEIGHT_TABLES["l1"])
+
+
+def pred_weights_key(sh: object) -> tuple | None:
+    """What :func:`pred_weights_control` reads from ``sh``, as a tuple: two slices of one
+    picture (same SPS) with equal keys have equal pred_weights controls, so the first one's
+    dict can be reused. None when the header does not carry the elements as attributes."""
+    try:
+        return _get_pred_weights_key(sh)
+    except AttributeError:
+        return None
 
 
 def pred_weights_control(sh: object, sps: object) -> dict:

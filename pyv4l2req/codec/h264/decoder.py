@@ -139,9 +139,12 @@ def _mmco_ops(sh: object) -> list[Mmco]:
     return [o for o in out if o.memory_management_control_operation != 0]
 
 
+_MODIFICATION_NAMES = ("ref_pic_list_modification_l0", "ref_pic_list_modification_l1")
+
+
 def _mod_ops(sh: object, lx: int) -> list[tuple[int, int]]:
     """ref_pic_list_modification of list *lx* as (modification_of_pic_nums_idc, value)."""
-    ops = getattr(sh, f"ref_pic_list_modification_l{lx}", None)
+    ops = getattr(sh, _MODIFICATION_NAMES[lx], None)
     if ops is None:
         mods = getattr(sh, "ref_pic_list_modification", None)
         ops = mods[lx] if mods is not None else None
@@ -446,10 +449,10 @@ class H264Decoder:
         self._poc.update(sh0, nal_ref_idc, poc, mmco5)
 
         # -- storage and output (C.4.4, C.4.5) ------------------------------------------------
-        self._out.remove_unused(keep=store)
         if is_second:
+            self._out.remove_unused(keep=store)
             self._out.pending = None
-        else:
+        else:  # store() empties the unused frame buffers first
             self._out.store(store, is_reference=is_ref, is_field=field_pic)
             if field_pic and store in self._dpb.stores:
                 self._out.pending = store
@@ -469,13 +472,16 @@ class H264Decoder:
         The slices of a picture usually share their list inputs (same type, same number of
         active references, same modifications), and the DPB does not change between them:
         each distinct pair of lists is built once per picture, and the slices with the same
-        inputs share the ``ref_pic_list0/1`` lists of their slice_params (read-only).
+        inputs share the ``ref_pic_list0/1`` lists of their slice_params (read-only). Likewise
+        consecutive slices with the same pred_weight_table share one pred_weights dict.
         """
         jobs: list[SliceJob] = []
         missing_reference = False
         controls = self._slice_controls
         index_of = {id(fs): i for i, fs in enumerate(dpb_stores)}
         lists_of: dict[tuple, tuple[list[dict], list[dict], bool]] = {}
+        pw_key: tuple | None = None  # the pred_weight_table of the previous slice, and its control
+        pw_last: dict | None = None
         for s in slices:
             sh = s.header
             kind = _slice_kind(sh.slice_type)
@@ -499,7 +505,13 @@ class H264Decoder:
             missing_reference |= missing
             if controls:
                 sp = ctl.slice_params_control(sh, ref0, ref1)
-                pw = ctl.pred_weights_control(sh, sps) if ctl.pred_weights_required(sh, sh.pps) else None
+                pw = None
+                if ctl.pred_weights_required(sh, sh.pps):
+                    # the slices of a picture usually repeat the same table: share its control
+                    key = ctl.pred_weights_key(sh)
+                    if key is None or key != pw_key:
+                        pw_key, pw_last = key, ctl.pred_weights_control(sh, sps)
+                    pw = pw_last
             else:
                 sp = pw = None
             jobs.append(SliceJob(bytes(s.nal.data), sp, pw))
@@ -564,8 +576,11 @@ class H264Decoder:
             unused = (unused + 1) % max_frame_num
 
     def _take_events(self) -> list[Event]:
+        actions = self._out.take_actions()
+        if not actions:
+            return []
         events: list[Event] = []
-        for what, fs in self._out.take_actions():
+        for what, fs in actions:
             if what == "output":
                 if fs.non_existing:
                     continue

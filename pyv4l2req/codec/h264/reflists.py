@@ -8,6 +8,7 @@ picture (:meth:`Dpb.update_frame_num_wrap`).
 
 from __future__ import annotations
 
+from operator import attrgetter, itemgetter
 from typing import Iterable, NamedTuple, Sequence
 
 from .dpb import BOTTOM, FRAME, TOP, Dpb, FrameStore, opposite
@@ -18,6 +19,11 @@ __all__ = ["RefPic", "init_p_list", "init_b_lists", "modify_list", "build_lists"
 class RefPic(NamedTuple):
     store: FrameStore
     parity: int  # FRAME, TOP or BOTTOM
+
+
+_first = itemgetter(0)
+_frame_num_wrap = attrgetter("frame_num_wrap")
+_long_term_frame_idx = attrgetter("long_term_frame_idx")
 
 
 def _alternate(frames: Sequence[FrameStore], parity: int, marked: str) -> list[RefPic]:
@@ -40,10 +46,12 @@ def init_p_list(stores: Iterable[FrameStore], structure: int) -> list[RefPic]:
     """Initial RefPicList0 for P/SP slices (8.2.4.2.1 frames, 8.2.4.2.2 fields)."""
     stores = list(stores)
     if structure == FRAME:
-        short = sorted((fs for fs in stores if fs.short_ref == FRAME and not fs.long_ref),
-                       key=lambda fs: -fs.frame_num_wrap)
-        long = sorted((fs for fs in stores if fs.long_ref == FRAME),
-                      key=lambda fs: fs.long_term_frame_idx)
+        # short-term frames by descending PicNum (= FrameNumWrap), then long-term frames by
+        # ascending LongTermPicNum (= LongTermFrameIdx); list.sort is stable, also reversed
+        short = [fs for fs in stores if fs.short_ref == FRAME and not fs.long_ref]
+        short.sort(key=_frame_num_wrap, reverse=True)
+        long = [fs for fs in stores if fs.long_ref == FRAME]
+        long.sort(key=_long_term_frame_idx)
         return [RefPic(fs, FRAME) for fs in (*short, *long)]
     short = sorted((fs for fs in stores if fs.short_ref), key=lambda fs: -fs.frame_num_wrap)
     long = sorted((fs for fs in stores if fs.long_ref), key=lambda fs: fs.long_term_frame_idx)
@@ -55,13 +63,30 @@ def init_b_lists(stores: Iterable[FrameStore], structure: int,
     """Initial RefPicList0/1 for B slices (8.2.4.2.3 frames, 8.2.4.2.4 fields)."""
     stores = list(stores)
     if structure == FRAME:
-        short = [fs for fs in stores if fs.short_ref == FRAME and not fs.long_ref]
-        long = sorted((fs for fs in stores if fs.long_ref == FRAME),
-                      key=lambda fs: fs.long_term_frame_idx)
-        before = sorted((fs for fs in short if fs.poc < current_poc), key=lambda fs: -fs.poc)
-        after = sorted((fs for fs in short if fs.poc > current_poc), key=lambda fs: fs.poc)
-        l0 = [RefPic(fs, FRAME) for fs in (*before, *after, *long)]
-        l1 = [RefPic(fs, FRAME) for fs in (*after, *before, *long)]
+        # short-term frames with a lower POC by descending POC ("before"), with a higher POC
+        # by ascending POC ("after"); long-term frames by ascending LongTermPicNum. Each
+        # frame's PicOrderCnt and RefPic are made once; list.sort is stable, also reversed.
+        before: list[tuple[int, RefPic]] = []
+        after: list[tuple[int, RefPic]] = []
+        long = []
+        for fs in stores:
+            if fs.long_ref:
+                if fs.long_ref == FRAME:
+                    long.append(fs)
+            elif fs.short_ref == FRAME:
+                poc = fs.poc
+                if poc < current_poc:
+                    before.append((poc, RefPic(fs, FRAME)))
+                elif poc > current_poc:
+                    after.append((poc, RefPic(fs, FRAME)))
+        before.sort(key=_first, reverse=True)
+        after.sort(key=_first)
+        long.sort(key=_long_term_frame_idx)
+        b = [ref for _, ref in before]
+        a = [ref for _, ref in after]
+        lt = [RefPic(fs, FRAME) for fs in long]
+        l0 = b + a + lt
+        l1 = a + b + lt
     else:
         short = [fs for fs in stores if fs.short_ref]
         long = sorted((fs for fs in stores if fs.long_ref), key=lambda fs: fs.long_term_frame_idx)
@@ -85,6 +110,9 @@ def modify_list(initial: list[RefPic], ops: Iterable[tuple[int, int]], num_activ
     """
     lst: list[RefPic | None] = list(initial[:num_active])
     lst += [None] * (num_active - len(lst))
+    ops = list(ops)
+    if not ops:  # no ref_pic_list_modification(): the initial list, cut / padded
+        return lst
     stores = list(stores)
     pic_num_pred = curr_pic_num
     ref_idx = 0
