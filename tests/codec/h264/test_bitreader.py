@@ -114,3 +114,34 @@ def test_tracing_reader_records_positions() -> None:
     r.se("c")
     r.u(2, "d")
     assert r.trace == [(0, "a", 1), (1, "b", 1), (4, "c", -1), (7, "d", 0)]
+
+
+def test_exp_golomb_tables_match_the_9_1_loop() -> None:
+    """ue(v)/se(v) read through the 8-bit table fast path equal the 9.1 parsing process
+    (leading zero bits counted one at a time) for every 8-bit window, at every end of data
+    (where the table cannot be used) and after any bit offset."""
+    def spec_ue(bits: str) -> tuple[int, int]:
+        lz = 0
+        while bits[lz] == "0":
+            lz += 1
+        info = bits[lz + 1:2 * lz + 1]
+        return (1 << lz) - 1 + (int(info, 2) if info else 0), 2 * lz + 1
+
+    for w in range(1, 256):
+        for tail in ("1" * 24, "0" * 7 + "1" * 17):
+            for offset in (0, 3):
+                bits = "1" * offset + format(w, "08b") + tail
+                data = int(bits.ljust(-(-len(bits) // 8) * 8, "0"), 2).to_bytes(-(-len(bits) // 8), "big")
+                value, n = spec_ue(bits[offset:])
+                r = BitReader(data, complete=False)
+                r.pos = offset
+                assert (r.ue(), r.pos) == (value, offset + n), bits
+                r.pos = offset
+                se = (value + 1) >> 1 if value & 1 else -(value >> 1)
+                assert (r.se(), r.pos) == (se, offset + n), bits
+                # the same code as the last bits of the data (no 8-bit window available)
+                code_bits = bits[offset:offset + n]
+                short = BitReader(int(code_bits, 2).to_bytes(1, "big") if n <= 8 else b"", complete=True)
+                if n <= 8:
+                    short.pos = 8 - n
+                    assert short.ue() == value

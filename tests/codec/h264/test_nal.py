@@ -105,6 +105,29 @@ def test_random_chunkings_give_the_same_access_units(h264_vector: Path, vector_d
     assert [n.data for au in whole for n in au.nals] == [n.data for n in split_annexb(data)]
 
 
+def test_cuts_around_every_start_code_and_whole_access_units() -> None:
+    """Chunks cut at every offset around each start code (inside 3- and 4-byte start codes,
+    inside trailing zeros), and whole access units per call (the common case), give the
+    access units of the whole-stream split."""
+    data = (Path(__file__).resolve().parents[3] / "fixtures/multislice_176x144.h264").read_bytes()
+    data = data.replace(b"\x00\x00\x00\x01", b"\x00\x00\x00\x00\x01", 3)  # extra zero_bytes
+    whole = _split(data, [len(data)])
+    ref = _au_signature(whole)
+    assert len(ref) > 2
+    starts = [i for i in range(len(data) - 2) if data[i:i + 3] == b"\x00\x00\x01"]
+    for p in starts:
+        for cut in range(max(1, p - 3), min(len(data), p + 5)):
+            assert _au_signature(_split(data, [cut, len(data)])) == ref, cut
+    # two cuts close together: a start code spread over three chunks
+    for p in starts[:20]:
+        for cut in range(max(1, p - 2), p + 3):
+            assert _au_signature(_split(data, [cut, 1, len(data)])) == ref, cut
+            assert _au_signature(_split(data, [cut, 2, 1, len(data)])) == ref, cut
+    au_sizes = [sum(4 + len(n.data) for n in au.nals) for au in whole]
+    au_bytes = b"".join(b"\x00\x00\x00\x01" + n.data for au in whole for n in au.nals)
+    assert _au_signature(_split(au_bytes, au_sizes)) == ref
+
+
 def test_byte_by_byte_feeding() -> None:
     data = (Path(__file__).resolve().parents[3].parent / "shared/vectors/JVT-AVC_V1/SVA_BA2_D.264")
     if not data.exists():
