@@ -186,10 +186,11 @@ def dpb_entries(stores: Sequence[FrameStore], structure: int) -> tuple[list[dict
 
 
 #: slice header elements of the first slice copied to ``v4l2_ctrl_h264_decode_params``
+#: (delta_pic_order_cnt[0..1] apart)
 _DECODE_FIELDS = (
     "field_pic_flag", "bottom_field_flag", "frame_num", "idr_pic_id", "pic_order_cnt_lsb",
-    "delta_pic_order_cnt_bottom", "delta_pic_order_cnt", "dec_ref_pic_marking_bit_size",
-    "pic_order_cnt_bit_size", "slice_group_change_cycle",
+    "delta_pic_order_cnt_bottom", "dec_ref_pic_marking_bit_size", "pic_order_cnt_bit_size",
+    "slice_group_change_cycle",
 )
 _get_decode_fields = attrgetter(*_DECODE_FIELDS)
 
@@ -205,25 +206,15 @@ def decode_params_control(sh: object, nal_ref_idc: int, idr: bool, top_poc: int,
     """
     try:
         # fast path: every element present, not None (the parser's SliceHeader): one
-        # attrgetter call instead of ten _f calls
-        (field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb,
-         delta_pic_order_cnt_bottom, delta, dec_ref_pic_marking_bit_size, pic_order_cnt_bit_size,
-         slice_group_change_cycle) = _get_decode_fields(sh)
+        # attrgetter call instead of nine _f calls
         (field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb,
          delta_pic_order_cnt_bottom, dec_ref_pic_marking_bit_size, pic_order_cnt_bit_size,
-         slice_group_change_cycle) = map(int, (
-            field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb,
-            delta_pic_order_cnt_bottom, dec_ref_pic_marking_bit_size, pic_order_cnt_bit_size,
-            slice_group_change_cycle))
+         slice_group_change_cycle) = map(int, _get_decode_fields(sh))
     except (AttributeError, TypeError):  # duck-typed headers: missing / None elements are 0
-        field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb = (
-            _f(sh, "field_pic_flag"), _f(sh, "bottom_field_flag"), _f(sh, "frame_num"),
-            _f(sh, "idr_pic_id"), _f(sh, "pic_order_cnt_lsb"))
-        delta_pic_order_cnt_bottom = _f(sh, "delta_pic_order_cnt_bottom")
-        delta = getattr(sh, "delta_pic_order_cnt", None)
-        dec_ref_pic_marking_bit_size = _f(sh, "dec_ref_pic_marking_bit_size")
-        pic_order_cnt_bit_size = _f(sh, "pic_order_cnt_bit_size")
-        slice_group_change_cycle = _f(sh, "slice_group_change_cycle")
+        (field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb,
+         delta_pic_order_cnt_bottom, dec_ref_pic_marking_bit_size, pic_order_cnt_bit_size,
+         slice_group_change_cycle) = [_f(sh, name) for name in _DECODE_FIELDS]
+    delta = getattr(sh, "delta_pic_order_cnt", None)
     bottom = field and bottom_field_flag
     flags = 0
     if idr:

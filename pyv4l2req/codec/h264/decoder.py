@@ -238,6 +238,7 @@ class H264Decoder:
         self._key: tuple | None = None
         self._crop: Crop | None = None
         self._ps_controls: dict[tuple[int, int], tuple[object, object, tuple]] = {}
+        self._last_ps_controls: tuple[object, object, tuple] | None = None  # the latest entry used
         self._started = False
         self._prev_ref_frame_num = 0
         self._first_field: _FirstField | None = None
@@ -274,7 +275,7 @@ class H264Decoder:
         if sps is not self._key_sps:  # SPS objects are immutable: derive these once per SPS
             self._key_sps, self._key, self._crop = sps, _sequence_key(sps), _crop_of(sps)
         key = self._key
-        if key != self._seq_key:
+        if key is not self._seq_key and key != self._seq_key:
             no_output = idr and bool(getattr(sh0, "no_output_of_prior_pics_flag", 0))
             self._first_field = None
             self._out.flush_all(output=not no_output)
@@ -402,11 +403,12 @@ class H264Decoder:
                 sh0, nal_ref_idc, idr, store.top_field_order_cnt, store.bottom_field_order_cnt,
                 dpb, [s.header.slice_type for s in slices], second_field=is_second),
         }
-        refs = tuple(sorted({e["reference_ts"] for e in dpb} - {store.timestamp_ns}))
+        refs = {fs.timestamp_ns for fs in dpb_stores}  # the reference_ts of dpb[]
+        refs.discard(store.timestamp_ns)
         store.decoded |= structure  # after dpb[] and the lists: they see the first field only
         events.append(PictureDecode(
             timestamp_ns=store.timestamp_ns, controls=controls, slices=jobs,
-            reference_timestamps=refs, is_first_field=field_pic and not is_second,
+            reference_timestamps=tuple(sorted(refs)), is_first_field=field_pic and not is_second,
             is_second_field=is_second, poc=cur_poc, frame_num=frame_num, is_reference=is_ref,
             is_idr=idr, structure=structure))
 
@@ -429,10 +431,12 @@ class H264Decoder:
                     curr_pic_num = frame_num if structure == FRAME else 2 * frame_num + 1
                     mmco5, long_term = self._dpb.adaptive_marking(
                         store, structure, curr_pic_num, _mmco_ops(sh0))
-                else:
-                    self._dpb.sliding_window(store, max_refs)
                 if not long_term:
                     store.short_ref |= structure
+                # Without MMCOs this is the sliding window (8.2.5.3, Dpb.sliding_window): the
+                # current picture is not counted, so a second field whose first field is
+                # already a short-term reference drops nothing more than the first did.
+                # After MMCOs it keeps a broken stream within max_num_ref_frames.
                 self._dpb.enforce_ref_limit(store, max_refs, strict=True)
             if mmco5:
                 temp = cur_poc
@@ -525,14 +529,18 @@ class H264Decoder:
         the dicts are built at the first picture that uses the pair and then shared by every
         picture using it (a per-sequence cost instead of a per-picture one).
         """
+        last = self._last_ps_controls
+        if last is not None and last[0] is sps and last[1] is pps:
+            return last[2]
         cached = self._ps_controls.get((id(sps), id(pps)))
         if cached is not None and cached[0] is sps and cached[1] is pps:
+            self._last_ps_controls = cached
             return cached[2]
         if len(self._ps_controls) >= 64:  # many PPS ids / SPS changes: start over
             self._ps_controls.clear()
         values = (ctl.sps_control(sps), ctl.pps_control(pps, sps), ctl.scaling_matrix_control(sps, pps))
         # the objects are kept with their dicts, so that their ids stay unique while cached
-        self._ps_controls[(id(sps), id(pps))] = (sps, pps, values)
+        self._ps_controls[(id(sps), id(pps))] = self._last_ps_controls = (sps, pps, values)
         return values
 
     def _fill_frame_num_gap(self, sps: object, frame_num: int) -> None:
@@ -585,11 +593,15 @@ class H264Decoder:
                 if fs.non_existing:
                     continue
                 events.append(PictureOutput(
-                    fs.timestamp_ns, getattr(fs, "crop", None) or _crop_of(self._sps), fs.poc,
+                    fs.timestamp_ns, fs.crop or _crop_of(self._sps), fs.poc,
                     fs.top_field_order_cnt, fs.bottom_field_order_cnt, fs.decoded))
                 continue
             ts = fs.timestamp_ns
-            aliased = any(o.timestamp_ns == ts and o is not fs for o in self._dpb.stores)
+            aliased = False
+            for other in self._dpb.stores:
+                if other.timestamp_ns == ts and other is not fs:
+                    aliased = True
+                    break
             if fs.owns_buffer:
                 if aliased:
                     self._zombies.add(ts)

@@ -65,11 +65,13 @@ class FrameStore:
     @property
     def poc(self) -> int:
         """PicOrderCnt() of the frame buffer: min of the decoded fields (8-1)."""
-        if self.decoded == TOP:
+        decoded = self.decoded
+        if decoded == TOP:
             return self.top_field_order_cnt
-        if self.decoded == BOTTOM:
+        if decoded == BOTTOM:
             return self.bottom_field_order_cnt
-        return min(self.top_field_order_cnt, self.bottom_field_order_cnt)
+        top, bottom = self.top_field_order_cnt, self.bottom_field_order_cnt
+        return top if top <= bottom else bottom
 
     def __repr__(self) -> str:  # compact, for test failures
         return (f"FrameStore(ts={self.timestamp_ns}, fn={self.frame_num}, poc={self.poc}, "

@@ -86,10 +86,12 @@ class OutputQueue:
         limit = self.max_num_reorder_frames
         if limit is None:
             return
-        while True:
-            cands = self._candidates()
-            if len(cands) <= limit or not self.bump(cands):
-                break
+        cands = self._candidates()
+        while len(cands) > limit:
+            self.bump(cands)
+            # bumping changes no other picture's needed_for_output: the same list, less the
+            # picture just output
+            cands = [fs for fs in cands if fs.needed_for_output]
 
 
 def _output_order(fs: FrameStore) -> tuple[int, int]:
