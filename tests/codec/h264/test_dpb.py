@@ -152,3 +152,62 @@ def test_remove_unused_keeps_output_and_refs() -> None:
     d = dpb_of(a, b, c)
     assert d.remove_unused() == [c]
     assert d.stores == [a, b]
+
+
+# -- single-pass bookkeeping against the plain two-pass reference ----------------------------
+def _ref_enforce_ref_limit(dpb: Dpb, current: FrameStore, max_num_ref_frames: int,
+                           strict: bool) -> list[FrameStore]:
+    """The reference: count, then look for the oldest, with separate generator passes."""
+    limit = max(max_num_ref_frames, 1) - (1 if strict else 0)
+    dropped: list[FrameStore] = []
+    while True:
+        short = sum(1 for fs in dpb.stores if fs is not current and fs.short_ref)
+        long = sum(1 for fs in dpb.stores if fs is not current and fs.long_ref and not fs.short_ref)
+        if short + long <= limit or short == 0:
+            return dropped
+        oldest = min((fs for fs in dpb.stores if fs is not current and fs.short_ref),
+                     key=lambda fs: fs.frame_num_wrap)
+        oldest.short_ref = 0
+        dropped.append(oldest)
+
+
+def _random_dpb(rng: "random.Random") -> tuple[Dpb, FrameStore]:
+    stores = []
+    for i in range(rng.randint(0, 16)):
+        fs = FrameStore(i, rng.randint(0, 15), decoded=rng.choice((TOP, BOTTOM, FRAME)),
+                        short_ref=rng.choice((0, 0, TOP, BOTTOM, FRAME, FRAME)),
+                        long_ref=rng.choice((0, 0, 0, TOP, BOTTOM, FRAME)),
+                        long_term_frame_idx=rng.randint(0, 3),
+                        needed_for_output=rng.random() < 0.5)
+        fs.frame_num_wrap = rng.randint(-8, 15)  # ties too
+        stores.append(fs)
+    current = rng.choice(stores) if stores and rng.random() < 0.3 else FrameStore(99, 3)
+    return Dpb(stores=stores), current
+
+
+def _marking(dpb: Dpb) -> list[tuple[int, int]]:
+    return [(fs.short_ref, fs.long_ref) for fs in dpb.stores]
+
+
+def test_enforce_ref_limit_and_counts_equal_the_reference_on_random_dpbs() -> None:
+    import copy
+    import random
+
+    rng = random.Random(1234)
+    for _ in range(3000):
+        dpb, current = _random_dpb(rng)
+        max_refs, strict = rng.randint(0, 16), rng.random() < 0.5
+        twin = copy.deepcopy((dpb, current))
+        exclude = current if rng.random() < 0.5 else None
+        twin_exclude = twin[1] if exclude is not None else None
+        assert dpb.num_ref_frames(exclude) == (
+            sum(1 for fs in twin[0].stores if fs is not twin_exclude and fs.short_ref),
+            sum(1 for fs in twin[0].stores if fs is not twin_exclude and fs.long_ref and not fs.short_ref))
+        got = dpb.enforce_ref_limit(current, max_refs, strict)
+        want = _ref_enforce_ref_limit(twin[0], twin[1], max_refs, strict)
+        assert [dpb.stores.index(fs) for fs in got] == [twin[0].stores.index(fs) for fs in want]
+        assert _marking(dpb) == _marking(twin[0])
+        keep = rng.choice(dpb.stores) if dpb.stores else None
+        gone = dpb.remove_unused(keep)
+        assert all(not fs.is_ref and not fs.needed_for_output and fs is not keep for fs in gone)
+        assert all(fs.is_ref or fs.needed_for_output or fs is keep for fs in dpb.stores)

@@ -71,3 +71,27 @@ def test_flush_with_and_without_output() -> None:
     q.flush_all(output=False)  # no_output_of_prior_pics_flag
     assert acts(q) == [("release", 4)]
     assert len(q.dpb) == 0
+
+
+def test_enforce_reorder_equals_bumping_one_by_one_on_random_queues() -> None:
+    """enforce_reorder keeps its candidate list across bumps: same actions as recomputing the
+    candidates before every bump (the plain reading of C.4.5.3)."""
+    import copy
+    import random
+
+    rng = random.Random(99)
+    for _ in range(2000):
+        stores = [pic(i, rng.randint(-4, 12), ref=rng.random() < 0.5, decoded=rng.choice((1, 2, 3)))
+                  for i in range(rng.randint(0, 12))]
+        for fs in stores:
+            fs.needed_for_output = rng.random() < 0.7
+            fs.decode_index = rng.randint(0, 5)  # ties too
+            fs.bottom_field_order_cnt = rng.randint(-4, 12)
+        q = OutputQueue(Dpb(stores=stores), max_num_reorder_frames=rng.randint(0, 4))
+        q.pending = rng.choice(stores) if stores and rng.random() < 0.3 else None
+        ref = copy.deepcopy(q)
+        q.enforce_reorder()
+        while len(ref._candidates()) > ref.max_num_reorder_frames:
+            assert ref.bump()
+        assert acts(q) == acts(ref)
+        assert [fs.timestamp_ns for fs in q.dpb.stores] == [fs.timestamp_ns for fs in ref.dpb.stores]
