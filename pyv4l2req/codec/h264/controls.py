@@ -13,6 +13,7 @@ from typing import Sequence
 from ...uapi import h264 as u
 from .dpb import BOTTOM, FRAME, TOP, Dpb, FrameStore
 from .reflists import RefPic
+from .slice import SliceHeader
 
 __all__ = [
     "sps_control",
@@ -204,13 +205,12 @@ def decode_params_control(sh: object, nal_ref_idc: int, idr: bool, top_poc: int,
 
     PFRAME/BFRAME: the picture has P (resp. B) slices (as GStreamer 1.22 sets them).
     """
-    try:
-        # fast path: every element present, not None (the parser's SliceHeader): one
-        # attrgetter call instead of nine _f calls
+    if type(sh) is SliceHeader:
+        # fast path: the parser's headers have every element, as an int: one attrgetter call
         (field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb,
          delta_pic_order_cnt_bottom, dec_ref_pic_marking_bit_size, pic_order_cnt_bit_size,
-         slice_group_change_cycle) = map(int, _get_decode_fields(sh))
-    except (AttributeError, TypeError):  # duck-typed headers: missing / None elements are 0
+         slice_group_change_cycle) = _get_decode_fields(sh)
+    else:  # duck-typed headers: missing / None elements are 0
         (field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb,
          delta_pic_order_cnt_bottom, dec_ref_pic_marking_bit_size, pic_order_cnt_bit_size,
          slice_group_change_cycle) = [_f(sh, name) for name in _DECODE_FIELDS]
@@ -288,11 +288,10 @@ _get_slice_fields = attrgetter(*_SLICE_FIELDS)
 
 def slice_params_control(sh: object, list0: list[dict], list1: list[dict]) -> dict:
     """``v4l2_ctrl_h264_slice_params`` of one slice."""
-    try:
-        # fast path: every element present and not None (the parser's SliceHeader always
-        # has them): one attrgetter call instead of 15 _f calls
-        values = list(map(int, _get_slice_fields(sh)))
-    except (AttributeError, TypeError):  # duck-typed headers: missing / None elements are 0
+    if type(sh) is SliceHeader:
+        # fast path: the parser's headers have every element, as an int: one attrgetter call
+        values: Sequence[int] = _get_slice_fields(sh)
+    else:  # duck-typed headers: missing / None elements are 0
         values = [_f(sh, name) for name in _SLICE_FIELDS]
     (header_bit_size, first_mb_in_slice, slice_type, colour_plane_id, redundant_pic_cnt,
      cabac_init_idc, slice_qp_delta, slice_qs_delta, disable_deblocking_filter_idc,
