@@ -24,6 +24,7 @@ from .dpb import BOTTOM, FRAME, TOP, Dpb, FrameStore, Mmco
 from .output import OutputQueue
 from .poc import PocResult, PocState
 from .reflists import build_lists
+from .slice import SliceHeader
 from . import controls as ctl
 
 __all__ = [
@@ -488,13 +489,17 @@ class H264Decoder:
         pw_last: dict | None = None
         for s in slices:
             sh = s.header
-            kind = _slice_kind(sh.slice_type)
-            n0 = sh.num_ref_idx_l0_active_minus1 + 1
-            n1 = sh.num_ref_idx_l1_active_minus1 + 1
-            ops0, ops1 = _mod_ops(sh, 0), _mod_ops(sh, 1)
-            key = (kind, n0, n1, tuple(ops0), tuple(ops1))
+            if type(sh) is SliceHeader:  # the parser's modifications are (idc, value) already
+                ops0, ops1 = sh.ref_pic_list_modification_l0, sh.ref_pic_list_modification_l1
+            else:
+                ops0, ops1 = _mod_ops(sh, 0), _mod_ops(sh, 1)
+            key = (sh.slice_type % 5, sh.num_ref_idx_l0_active_minus1, sh.num_ref_idx_l1_active_minus1,
+                   tuple(ops0), tuple(ops1))
             lists = lists_of.get(key)
             if lists is None:
+                kind = _slice_kind(sh.slice_type)
+                n0 = sh.num_ref_idx_l0_active_minus1 + 1
+                n1 = sh.num_ref_idx_l1_active_minus1 + 1
                 l0, l1 = build_lists(stores, kind, structure, cur_poc, n0, n1,
                                      ops0, ops1, frame_num, max_frame_num)
                 missing = kind != "I" and (not l0 or l0[0] is None
