@@ -162,6 +162,14 @@ class BitReader:
             return self.ue(name, range_max)
         return 1 - self.u1(name)
 
+    def peek(self, n: int, pos: int | None = None) -> int:
+        """The ``n`` bits at ``pos`` (default: the next ones) as an integer without reading
+        them; -1 if the data ends before."""
+        end = (self.pos if pos is None else pos) + n
+        if end > self._nbits:
+            return -1
+        return (self._val >> (self._nbits - end)) & ((1 << n) - 1)
+
     def skip(self, n: int) -> None:
         """Skip ``n`` bits."""
         if self.pos + n > self._nbits:

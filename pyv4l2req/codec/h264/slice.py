@@ -28,6 +28,7 @@ __all__ = [
     "MMCO",
     "MissingParameterSet",
     "parse_slice_header",
+    "TailMemo",
     "PREFIX_FIELDS",
     "TAIL_FIELDS",
     "SLICE_P",
@@ -226,30 +227,35 @@ TAIL_FIELDS: tuple[str, ...] = (
 )
 
 
+#: the elements written by _parse_tail_refs (reused by TailMemo)
+_MEMO_FIELDS: tuple[str, ...] = TAIL_FIELDS[:TAIL_FIELDS.index("slice_qp_delta")] + (
+    "dec_ref_pic_marking_bit_size", "dec_ref_pic_marking_bit_offset")
+
+
 class _PendingTail(SliceHeader):
     """A :class:`SliceHeader` whose tail has not been parsed yet.
 
-    ``_tail`` = (reader, bit position of direct_spatial_mv_pred_flag, NalUnit). Reading a tail
+    ``_tail`` = (reader, bit position of direct_spatial_mv_pred_flag, NalUnit, TailMemo or
+    None). Reading a tail
     attribute (a property of this class, made below for each name of TAIL_FIELDS) calls
     :meth:`parse_all`, which parses the tail and changes the object's class to
     :class:`SliceHeader`; on a bitstream error the object stays pending and unchanged.
     """
 
-    _tail: "tuple[BitReader, int, object]"
+    _tail: "tuple[BitReader, int, object, TailMemo | None]"
 
     def parse_all(self) -> SliceHeader:
-        r, start, nal = self._tail
+        r, start, nal, memo = self._tail
         r.pos = start
         self.__class__ = SliceHeader  # the tail attributes become writable instance attributes
         try:
             try:
-                _parse_tail(r, self)
+                _parse_tail(r, self, memo)
             except NeedMoreData:  # the reader holds a prefix of the RBSP: read the whole one
-                _parse_tail(type(r)(nal.rbsp, complete=True, what=r.what, pos=start), self)
+                _drop_tail(self, memo)
+                _parse_tail(type(r)(nal.rbsp, complete=True, what=r.what, pos=start), self, memo)
         except BaseException:
-            d = self.__dict__
-            for name in TAIL_FIELDS:
-                d.pop(name, None)
+            _drop_tail(self, memo)
             self.__class__ = _PendingTail
             r.pos = start
             raise
@@ -260,6 +266,15 @@ class _PendingTail(SliceHeader):
     @property
     def tail_parsed(self) -> bool:
         return False
+
+
+def _drop_tail(sh: SliceHeader, memo: "TailMemo | None") -> None:
+    """Forget the tail elements written by an interrupted tail parse (and the memo of them)."""
+    if memo is not None and memo.source is sh:
+        memo.source = None
+    d = sh.__dict__
+    for name in TAIL_FIELDS:
+        d.pop(name, None)
 
 
 def _tail_property(name: str) -> property:
@@ -378,17 +393,101 @@ def _parse_prefix(r: BitReader, sh: SliceHeader, nal_unit_type: int, nal_ref_idc
         sh.redundant_pic_cnt = ue("redundant_pic_cnt", 127)
 
 
-def _parse_tail(r: BitReader, sh: SliceHeader) -> None:
+class TailMemo:
+    """The last parsed first part of a slice header tail, to reuse for the next slices.
+
+    Slices of one picture usually repeat direct_spatial_mv_pred_flag ... cabac_init_idc
+    (reference counts and list modifications, pred_weight_table(), dec_ref_pic_marking()) bit
+    for bit; only first_mb_in_slice before them and slice_qp_delta ... after them tend to
+    differ. That part of the syntax is a function of its bits and of a few things parsed
+    before it (the context: PPS and SPS objects, slice_type, nal_ref_idc != 0, IdrPicFlag,
+    field_pic_flag), so when the next ``nbits`` bits of a slice with the context of
+    ``source`` (the header whose part was parsed last) equal ``bits``, parsing them again
+    would give the same elements: they are copied from ``source`` instead (lists copied too:
+    each header owns its lists; headers are never modified after parsing). ``hits`` counts the reuses (tests,
+    diagnostics). One memo per stream (:class:`~pyv4l2req.codec.h264.paramsets.ParameterSets`
+    holds one).
+    """
+
+    __slots__ = ("source", "reader", "start", "nbits", "bits", "items", "lists", "hits")
+
+    def __init__(self) -> None:
+        self.source: SliceHeader | None = None
+        #: where the part of ``source`` is: its reader, first bit and length
+        self.reader: BitReader | None = None
+        self.start = 0
+        self.nbits = 0
+        #: the bits of the part, and ``(name, value)`` of its elements with the list-valued
+        #: names: taken from ``reader`` and ``source`` when first needed (-1 / None before)
+        self.bits = -1
+        self.items: tuple[tuple[str, object], ...] | None = None
+        self.lists: tuple[str, ...] = ()
+        self.hits = 0
+
+    def _take_items(self) -> None:
+        src = vars(self.source)
+        self.items = items = tuple((name, src[name]) for name in _MEMO_FIELDS if name in src)
+        self.lists = tuple(name for name, value in items if type(value) is list)
+
+
+def _parse_tail(r: BitReader, sh: SliceHeader, memo: TailMemo | None = None) -> None:
     """slice_header() from direct_spatial_mv_pred_flag to the end (``r`` positioned there).
 
     Writes only the elements present (the class attributes hold the inferred values) and the
-    bit sizes; header_emulation_prevention_bytes is the caller's.
+    bit sizes; header_emulation_prevention_bytes is the caller's. The part up to
+    cabac_init_idc is taken from ``memo`` when it applies (see :class:`TailMemo`).
     """
+    if memo is None:
+        _parse_tail_refs(r, sh)
+    else:
+        start = r.pos
+        src = memo.source
+        if (
+            src is not None
+            and src.slice_type == sh.slice_type
+            and src.pps is sh.pps
+            and src.sps is sh.sps
+            and (not src.nal_ref_idc) == (not sh.nal_ref_idc)
+            and src.IdrPicFlag == sh.IdrPicFlag
+            and src.field_pic_flag == sh.field_pic_flag
+            and _memo_bits(memo) == r.peek(memo.nbits)
+        ):
+            if memo.items is None:
+                memo._take_items()
+            d = sh.__dict__
+            d.update(memo.items)
+            for name in memo.lists:
+                d[name] = d[name].copy()
+            if sh.nal_ref_idc:
+                sh.dec_ref_pic_marking_bit_offset = src.dec_ref_pic_marking_bit_offset - memo.start + start
+            r.pos = start + memo.nbits
+            memo.hits += 1
+        else:
+            memo.source = None  # (consistent if the parse raises)
+            _parse_tail_refs(r, sh)
+            memo.reader = r
+            memo.start = start
+            memo.nbits = r.pos - start
+            memo.bits = -1
+            memo.items = None
+            memo.source = sh
+    _parse_tail_end(r, sh)
+
+
+def _memo_bits(memo: TailMemo) -> int:
+    """``memo.bits``, read from the source's reader the first time."""
+    bits = memo.bits
+    if bits < 0:
+        bits = memo.bits = memo.reader.peek(memo.nbits, memo.start)
+    return bits
+
+
+def _parse_tail_refs(r: BitReader, sh: SliceHeader) -> None:
+    """slice_header() from direct_spatial_mv_pred_flag to cabac_init_idc (see _parse_tail)."""
     pps = sh.pps
     st = sh.slice_type % 5
     u1 = r.u1
     ue = r.ue
-    se = r.se
     inter = st != SLICE_I and st != SLICE_SI  # P, SP or B: has reference lists
     if st == SLICE_B:
         sh.direct_spatial_mv_pred_flag = u1("direct_spatial_mv_pred_flag")
@@ -440,6 +539,15 @@ def _parse_tail(r: BitReader, sh: SliceHeader) -> None:
         sh.dec_ref_pic_marking_bit_size = r.pos - start
     if pps.entropy_coding_mode_flag and inter:
         sh.cabac_init_idc = ue("cabac_init_idc", 2)
+
+
+def _parse_tail_end(r: BitReader, sh: SliceHeader) -> None:
+    """slice_header() from slice_qp_delta to the end, and header_bit_size (see _parse_tail)."""
+    pps = sh.pps
+    st = sh.slice_type % 5
+    u1 = r.u1
+    ue = r.ue
+    se = r.se
     sh.slice_qp_delta = se("slice_qp_delta", -87, 77)
     if st == SLICE_SP or st == SLICE_SI:
         if st == SLICE_SP:
@@ -524,6 +632,7 @@ def parse_slice_header(
     reader_cls: type[BitReader] = BitReader,
     tracer: list | None = None,
     lazy: bool = True,
+    memo: TailMemo | None = None,
 ) -> SliceHeader:
     """Parse the slice header of a coded slice NAL unit (nal_unit_type 1, 2 or 5).
 
@@ -531,7 +640,9 @@ def parse_slice_header(
     size). Raises :class:`MissingParameterSet` when the PPS/SPS is unknown and
     :class:`BitstreamError` (naming the NAL unit and the syntax element) on malformed data.
     With ``lazy`` (the default) the tail of the header is parsed on first access (see
-    :class:`SliceHeader`); ``lazy=False`` or a ``tracer`` parse everything now.
+    :class:`SliceHeader`); ``lazy=False`` or a ``tracer`` parse everything now. ``memo`` (one
+    :class:`TailMemo` per stream) lets slices reuse the tail part of the previous one when it
+    is the same bits (the tracer never uses it).
     """
     t = nal.nal_unit_type
     ref_idc = nal.nal_ref_idc
@@ -543,17 +654,18 @@ def parse_slice_header(
     else:  # one reader over the whole RBSP records the whole header
         data, complete = nal.rbsp, True
         lazy = False
+        memo = None
     while True:
         r = reader_cls(data, complete, what)
         try:
             if lazy:
                 sh = _PendingTail()
                 _parse_prefix(r, sh, t, ref_idc, pps_by_id, sps_by_id)
-                sh._tail = (r, r.pos, nal)
+                sh._tail = (r, r.pos, nal, memo)
                 return sh
             sh = SliceHeader()
             _parse_prefix(r, sh, t, ref_idc, pps_by_id, sps_by_id)
-            _parse_tail(r, sh)
+            _parse_tail(r, sh, memo)
             break
         except NeedMoreData:
             data, complete = nal.rbsp, True

@@ -17,7 +17,7 @@ from pyv4l2req.codec.h264 import slice as slice_mod
 from pyv4l2req.codec.h264.nal import AccessUnitSplitter, NalUnit, split_annexb
 from pyv4l2req.codec.h264.paramsets import ParameterSets
 from pyv4l2req.codec.h264.slice import (
-    PREFIX_FIELDS, TAIL_FIELDS, MissingParameterSet, SliceHeader, parse_slice_header,
+    PREFIX_FIELDS, TAIL_FIELDS, MissingParameterSet, SliceHeader, TailMemo, parse_slice_header,
 )
 from pyv4l2req.emulated.nal_writer import escape_rbsp
 from pyv4l2req.errors import BitstreamError
@@ -96,6 +96,42 @@ def test_lazy_tail_equals_eager_parse_on_fixtures() -> None:
     assert clips
     for clip in clips:
         assert _check_lazy_equals_eager(clip.read_bytes()) > 0, clip
+
+
+def _check_memo_equals_plain_parse(data: bytes) -> int:
+    """Headers parsed with a TailMemo (eagerly in stream order, and lazily with the tails
+    parsed in reverse order) equal the headers parsed without one; returns the memo hits."""
+    items = _slices_and_sets(data)
+    fresh = [NalUnit(n.nal_unit_type, n.nal_ref_idc, n.data) for n, _, _ in items]
+    plain = [_header_dict(parse_slice_header(n, pps, sps, lazy=False)) for (_, pps, sps), n in zip(items, fresh)]
+    memo = TailMemo()
+    eager = [parse_slice_header(NalUnit(n.nal_unit_type, n.nal_ref_idc, n.data), pps, sps, lazy=False, memo=memo)
+             for n, pps, sps in items]
+    assert [_header_dict(h) for h in eager] == plain
+    hits = memo.hits
+    # each header owns its lists (the memo copies them)
+    lists = [id(v) for h in eager for v in vars(h).values() if type(v) is list]
+    assert len(lists) == len(set(lists))
+    memo = TailMemo()
+    lazy = [parse_slice_header(NalUnit(n.nal_unit_type, n.nal_ref_idc, n.data), pps, sps, memo=memo)
+            for n, pps, sps in items]
+    assert [_header_dict(h) for h in reversed(lazy)][::-1] == plain
+    return hits
+
+
+def test_tail_memo_equals_plain_parse_on_vectors(h264_vector: Path, vector_data: bytes) -> None:
+    _check_memo_equals_plain_parse(vector_data)
+
+
+def test_tail_memo_equals_plain_parse_on_fixtures_and_reuses(monkeypatch) -> None:
+    hits = {clip.name: _check_memo_equals_plain_parse(clip.read_bytes()) for clip in sorted(FIXTURES.glob("*.h264"))}
+    assert hits["multislice_176x144.h264"] > 10  # the slices of a picture repeat the part
+    # prefixes too short for the tail: the retry on the whole RBSP must not reuse a dropped part
+    # (cut inside the part or after it, before the end of the header)
+    for prefix in range(5, 12):
+        monkeypatch.setattr(slice_mod, "_PREFIX_BYTES", prefix)
+        for clip in ("multislice_176x144.h264", "high_cqm_weighted_160x96.h264"):
+            _check_memo_equals_plain_parse((FIXTURES / clip).read_bytes())
 
 
 def test_splitter_reads_only_prefixes() -> None:
