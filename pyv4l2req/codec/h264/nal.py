@@ -7,7 +7,8 @@
 - :class:`AccessUnitSplitter`: incremental splitter, ``feed(bytes) -> list[AccessUnit]`` with
   chunk boundaries anywhere (also inside start codes), ``flush()`` at the end of the stream.
   Access unit boundaries follow H.264 7.4.1.2.3 and 7.4.1.2.4; parameter sets are parsed as
-  they are seen, every slice header is parsed once (``AccessUnit.slices``).
+  they are seen, every slice header once (``AccessUnit.slices``; the prefix that access unit
+  boundaries need at once, the rest on first access: see :class:`~.slice.SliceHeader`).
 """
 
 from __future__ import annotations
@@ -339,9 +340,12 @@ class AccessUnitSplitter:
         return out
 
     def _on_nal_bytes(self, data: bytes) -> None:
+        """One NAL unit found by :meth:`feed` (``data`` non-empty bytes)."""
+        h = data[0]
         try:
-            nal = NalUnit.from_bytes(data)
-            self.push_nal(nal)
+            if h & 0x80:
+                NalUnit.from_bytes(data)  # raises the forbidden_zero_bit error
+            self.push_nal(NalUnit(h & 0x1F, (h >> 5) & 3, data))
         except BitstreamError as e:
             self._errors.append(e)
 
