@@ -67,7 +67,7 @@ class SequenceStart:
     mbaff: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class SliceJob:
     """One slice of a picture. ``slice_params`` and ``pred_weights`` are None when the decoder
     was made with ``slice_controls=False`` (frame-based devices build their own lists);
@@ -78,7 +78,7 @@ class SliceJob:
     pred_weights: dict | None
 
 
-@dataclass
+@dataclass(slots=True)
 class PictureDecode:
     """One picture to decode. The "sps", "pps" and "scaling_matrix" dicts of ``controls`` are
     shared by every picture decoded with the same parameter sets: treat them as read-only."""
@@ -112,6 +112,11 @@ class PictureRelease:
 
 
 Event = SequenceStart | PictureDecode | PictureOutput | PictureRelease
+
+
+def _bytes(data: bytes | bytearray | memoryview) -> bytes:
+    """``data`` as bytes (NalUnit.data already is: no call to bytes())."""
+    return data if type(data) is bytes else bytes(data)
 
 
 def _slice_kind(slice_type: int) -> str:
@@ -208,7 +213,7 @@ def _sequence_key(sps: object) -> tuple:
             sps.frame_mbs_only_flag, _crop_of(sps))  # type: ignore[attr-defined]
 
 
-@dataclass
+@dataclass(slots=True)
 class _FirstField:
     store: FrameStore
     structure: int
@@ -379,7 +384,7 @@ class H264Decoder:
             jobs, missing_reference = self._slice_jobs(slices, sps, structure, cur_poc, frame_num,
                                                        max_frame_num, stores, dpb_stores)
         else:
-            jobs, missing_reference = [SliceJob(bytes(s.nal.data), None, None) for s in slices], False
+            jobs, missing_reference = [SliceJob(_bytes(s.nal.data), None, None) for s in slices], False
         if idr:
             self._recovering = False
         elif self._recovering and self._recovery_poc is None:
@@ -523,7 +528,7 @@ class H264Decoder:
                     pw = pw_last
             else:
                 sp = pw = None
-            jobs.append(SliceJob(bytes(s.nal.data), sp, pw))
+            jobs.append(SliceJob(_bytes(s.nal.data), sp, pw))
         return jobs, missing_reference
 
     def _parameter_set_controls(self, sps: object, pps: object) -> tuple[dict, dict, dict | None]:

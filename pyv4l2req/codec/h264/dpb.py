@@ -24,7 +24,7 @@ def opposite(parity: int) -> int:
     return BOTTOM if parity == TOP else TOP
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class FrameStore:
     """One frame buffer: a decoded frame / field pair / single field and its marking."""
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 __all__ = ["PocState", "PocResult"]
 
 
-@dataclass
+@dataclass(slots=True)
 class PocResult:
     """POC of one picture. For a single field only the value of its parity is meaningful."""
 
