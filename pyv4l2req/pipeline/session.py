@@ -22,7 +22,6 @@ buffer, and QBUF/DQBUF use the queues' reusable ``v4l2_buffer`` (``qbuf_fd``/``d
 from __future__ import annotations
 
 import collections
-import errno
 import time
 from dataclasses import dataclass
 from typing import Sequence

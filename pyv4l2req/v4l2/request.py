@@ -58,17 +58,23 @@ class Request:
         self._wait(None if timeout_s is None else max(0, int(round(timeout_s * 1000))), timeout_s)
 
     def wait_ms(self, timeout_ms: int | None) -> None:
-        """:meth:`wait` with the timeout in milliseconds (``None``: forever)."""
-        self._wait(timeout_ms, None if timeout_ms is None else timeout_ms / 1000)
-
-    def _wait(self, timeout_ms: int | None, timeout_s: float | None) -> None:
+        """:meth:`wait` with the timeout in milliseconds (``None``: forever): one poll call."""
         if self.closed:
             self._check("wait")
-        ready = self.backend.poll(self._pollfds, timeout_ms)  # one poll call
+        ready = self.backend.poll(self._pollfds, timeout_ms)
         if len(ready) == 1:
             fd, revents = ready[0]
             if fd == self.fd and revents & POLLPRI:
                 return
+        self._not_complete(ready, None if timeout_ms is None else timeout_ms / 1000)
+
+    def _wait(self, timeout_ms: int | None, timeout_s: float | None) -> None:
+        if self.closed:
+            self._check("wait")
+        self._not_complete(self.backend.poll(self._pollfds, timeout_ms), timeout_s)
+
+    def _not_complete(self, ready: list[tuple[int, int]], timeout_s: float | None) -> None:
+        """Raise the RequestError that poll's answer *ready* means (unless POLLPRI is set)."""
         revents = 0
         for fd, ev in ready:
             if fd == self.fd:

@@ -88,6 +88,8 @@ def test_queued_request_states(ctx):
         req.reinit()
         with pytest.raises(RequestError, match="not queued"):
             req.wait(1)  # an idle request: POLLERR
+        with pytest.raises(RequestError, match="not queued"):
+            req.wait_ms(1000)
         ctx.submit(req, 1, 8_000)  # reusable after REINIT
         ctx.cap_q.qbuf(1)
         req.wait(10)

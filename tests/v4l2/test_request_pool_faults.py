@@ -142,7 +142,8 @@ def test_error_flag_on_capture_is_reported(env):
     assert fds() == open_now
 
 
-def test_request_timeout_discards_the_slot(env):
+@pytest.mark.parametrize("wait", ["wait", "wait_ms"])
+def test_request_timeout_discards_the_slot(env, wait):
     backend, ctx, _ = env
     open_now = fds()
     backend.faults.stall(nth=1)
@@ -150,7 +151,10 @@ def test_request_timeout_discards_the_slot(env):
     slot = ctx.pool.acquire()
     ctx.submit(slot.request, 0, 2000)
     with pytest.raises(RequestError, match="did not complete within the 0.2 s timeout"):
-        slot.request.wait(0.2)
+        if wait == "wait":
+            slot.request.wait(0.2)
+        else:
+            slot.request.wait_ms(200)
     ctx.pool.discard(slot, "request timed out")
     assert (ctx.pool.capacity, ctx.pool.available) == (1, 1)
     assert fds() == open_now - 1
