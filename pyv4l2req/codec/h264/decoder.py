@@ -522,9 +522,9 @@ class H264Decoder:
                 pw = None
                 if ctl.pred_weights_required(sh, sh.pps):
                     # the slices of a picture usually repeat the same table: share its control
-                    key = ctl.pred_weights_key(sh)
-                    if key is None or key != pw_key:
-                        pw_key, pw_last = key, ctl.pred_weights_control(sh, sps)
+                    weights_key = ctl.pred_weights_key(sh)
+                    if weights_key is None or weights_key != pw_key:
+                        pw_key, pw_last = weights_key, ctl.pred_weights_control(sh, sps)
                     pw = pw_last
             else:
                 sp = pw = None
@@ -607,7 +607,7 @@ class H264Decoder:
                     fs.top_field_order_cnt, fs.bottom_field_order_cnt, fs.decoded))
                 continue
             ts = fs.timestamp_ns
-            aliased = False
+            aliased = False  # another frame store (a non-existing frame) still uses the buffer
             for other in self._dpb.stores:
                 if other.timestamp_ns == ts and other is not fs:
                     aliased = True
