@@ -145,3 +145,12 @@ def test_exp_golomb_tables_match_the_9_1_loop() -> None:
                 if n <= 8:
                     short.pos = 8 - n
                     assert short.ue() == value
+
+
+def test_peek_reads_without_advancing() -> None:
+    r = BitReader(bytes([0b10110011, 0b01010101]))
+    r.u(3)
+    assert r.peek(5) == 0b10011 and r.pos == 3
+    assert r.peek(4, pos=0) == 0b1011 and r.pos == 3
+    assert r.peek(13) == r.u(13) and r.pos == 16
+    assert r.peek(1) == -1 and r.peek(0) == 0
