@@ -426,8 +426,8 @@ class TailMemo:
 
     def _take_items(self) -> None:
         src = vars(self.source)
-        self.items = items = tuple((name, src[name]) for name in _MEMO_FIELDS if name in src)
-        self.lists = tuple(name for name, value in items if type(value) is list)
+        self.items = items = [(name, src[name]) for name in _MEMO_FIELDS if name in src]
+        self.lists = [name for name, value in items if type(value) is list]
 
 
 def _parse_tail(r: BitReader, sh: SliceHeader, memo: TailMemo | None = None) -> None:
