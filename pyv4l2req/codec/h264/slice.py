@@ -12,6 +12,10 @@ Bit sizes (all counted on the RBSP, i.e. emulation prevention bytes NOT counted)
 - ``dec_ref_pic_marking_bit_size``: bits of dec_ref_pic_marking() (0 when absent).
 - ``pic_order_cnt_bit_size``: bits of pic_order_cnt_lsb + delta_pic_order_cnt_bottom, or of
   delta_pic_order_cnt[0] + [1] (0 when absent).
+
+Parsing is split in two (see :class:`SliceHeader`): the prefix (up to redundant_pic_cnt) at
+once, the tail on first access; a :class:`TailMemo` lets the slices of a picture reuse the
+tail part they repeat bit for bit.
 """
 
 from __future__ import annotations
@@ -236,10 +240,9 @@ class _PendingTail(SliceHeader):
     """A :class:`SliceHeader` whose tail has not been parsed yet.
 
     ``_tail`` = (reader, bit position of direct_spatial_mv_pred_flag, NalUnit, TailMemo or
-    None). Reading a tail
-    attribute (a property of this class, made below for each name of TAIL_FIELDS) calls
-    :meth:`parse_all`, which parses the tail and changes the object's class to
-    :class:`SliceHeader`; on a bitstream error the object stays pending and unchanged.
+    None). Reading a tail attribute (a property of this class, made below for each name of
+    TAIL_FIELDS) calls :meth:`parse_all`, which parses the tail and changes the object's class
+    to :class:`SliceHeader`; on a bitstream error the object stays pending and unchanged.
     """
 
     _tail: "tuple[BitReader, int, object, TailMemo | None]"
