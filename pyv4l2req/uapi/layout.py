@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy as _copy
 import ctypes
+import operator as _operator
 import struct as _struct
 from typing import Any, Callable, Iterator
 
@@ -188,7 +189,29 @@ class _Gen:
     # with one slice assignment. Same values, same checks, same bytes as ``pack``.
     def into_struct(self, con: Any, var: str, path: str, off: str, order: str, ind: str) -> None:
         L = self.lines
-        keys = self.const(frozenset(name for name, _ in _fields(con)))
+        fields = _fields(con)
+        named = [name for name, sub in fields if name != "reserved"]
+        if len(named) >= 2 and all(_is_scalar(sub) for name, sub in fields if name != "reserved") and all(
+                _is_scalar(sub) or (isinstance(sub, _c.Array) and _is_scalar(sub.subcon)) for _name, sub in fields):
+            # A struct of scalars (dpb[] entries, the PPS) given as a dict holding exactly its
+            # members but "reserved" (what the codec layer makes): one itemgetter call and one
+            # pack_into with zero padding for reserved, instead of the key check and a get per
+            # member. Any other dict (reserved given, a member missing, an unknown key, not a
+            # dict, a dict subclass whose __missing__ could invent a member) takes the general
+            # path below, with its checks and errors.
+            fmt = "".join(f"{sub.sizeof()}x" if name == "reserved" else _format(sub, [])[0] for name, sub in fields)
+            getter = self.const(_operator.itemgetter(*named))
+            pack_into = self.const(_struct.Struct(order + fmt).pack_into)
+            t = self.var("t")
+            L.append(f"{ind}try:")
+            L.append(f"{ind}    {t} = {getter}({var}) if type({var}) is dict and len({var}) == {len(named)} else None")
+            L.append(f"{ind}except (KeyError, TypeError):")
+            L.append(f"{ind}    {t} = None")
+            L.append(f"{ind}if {t} is not None:")
+            L.append(f"{ind}    {pack_into}(buf, {off}, *{t})")
+            L.append(f"{ind}else:")
+            ind += "    "
+        keys = self.const(frozenset(name for name, _ in fields))
         g = self.var("g")
         L.append(f"{ind}if not {keys}.issuperset({var}): _unknown({path!r}, {var}, {keys})")
         L.append(f"{ind}{g} = {var}.get")

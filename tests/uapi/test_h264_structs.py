@@ -210,3 +210,53 @@ def test_pack_into_errors_like_pack() -> None:
         layout.pack_into(sp, buf, 0, {"ref_pic_list0": [(3, 1)]})
     with pytest.raises(ValueError, match="scaling_list_4x4"):
         layout.pack_into(sm, buf, 0, {"scaling_list_4x4": [[0] * 17]})
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_pack_into_of_dicts_holding_every_member_but_reserved(name: str) -> None:
+    """The codec's dicts hold every member except "reserved" (a one-itemgetter fast path for
+    structs of scalars): against construct's build, for the struct and inside dpb[]."""
+    con = ALL[name]
+    f = layout.fast(con)
+    rng = random.Random(zlib.crc32(b"exact" + name.encode()))
+
+    def exact(c):  # every member, "reserved" left out, nested values likewise
+        if isinstance(c, construct.FormatField):
+            return random_value(c, rng)
+        if isinstance(c, construct.Array):
+            return [exact(c.subcon) for _ in range(rng.randint(0, c.count))]
+        return {sc.name: exact(sc.subcon) for sc in c.subcons if sc.name != "reserved"}
+
+    buf = bytearray(b"\x5a" * f.size)
+    for i in range(40):
+        v = exact(con)
+        f.pack_into(buf, 0, v)
+        assert bytes(buf) == con.build(layout.complete(con, v)), (name, i)
+
+
+def test_pack_into_fast_path_keeps_the_checks() -> None:
+    dp, pps = h264.v4l2_ctrl_h264_decode_params, h264.v4l2_ctrl_h264_pps
+    entry = {"reference_ts": 1, "pic_num": 2, "frame_num": 3, "fields": 3, "top_field_order_cnt": 4,
+             "bottom_field_order_cnt": 5, "flags": 3}
+    buf = bytearray(560)
+    # as many keys as the fast path wants, one of them unknown
+    wrong = {**{k: v for k, v in entry.items() if k != "flags"}, "flag": 3}
+    with pytest.raises(KeyError, match=r"dpb\[\].*flag"):
+        layout.pack_into(dp, buf, 0, {"dpb": [entry, wrong]})
+    with pytest.raises(ValueError, match="v4l2_ctrl_h264_decode_params"):
+        layout.pack_into(dp, buf, 0, {"dpb": [{**entry, "fields": 256}]})
+    with pytest.raises(TypeError):
+        layout.pack_into(dp, buf, 0, {"dpb": [None]})
+    # a dict subclass that would invent missing members is not trusted with the fast path
+    import collections
+
+    dd = collections.defaultdict(int, {k: 1 for k in construct_names(pps)[:-1]})  # 10 of 11
+    dd["pic_init_qpx"] = 1
+    n = len(dd)
+    with pytest.raises(KeyError, match="pic_init_qpx"):
+        layout.pack_into(pps, bytearray(12), 0, dd)
+    assert len(dd) == n  # not modified
+
+
+def construct_names(con) -> list[str]:
+    return [sc.name for sc in con.subcons]
