@@ -155,10 +155,12 @@ class EmulatedBackend:
     name = "emulated"
 
     def __init__(self, *, profile: str = "visl", faults: FaultPlan | None = None,
-                 models: dict[str, Callable[[], CodecModel]] | None = None, single_planar: bool = False) -> None:
+                 models: dict[str, Callable[[], CodecModel]] | None = None, single_planar: bool = False,
+                 pixels: bool = True) -> None:
         """*single_planar*: the FWHT decoder uses the single-planar API (V4L2_CAP_VIDEO_M2M,
         V4L2_BUF_TYPE_VIDEO_OUTPUT / _CAPTURE) like vicodec does by default; the H.264 one is
-        always multiplanar like visl."""
+        always multiplanar like visl. *pixels*: ``False`` makes the H.264 device check and
+        complete requests without decoding any pixel, like visl (CAPTURE buffers untouched)."""
         if profile not in PROFILES:
             raise ValueError(f"unknown emulated device profile {profile!r} (one of {sorted(PROFILES)})")
         self.profile = profile
@@ -168,6 +170,10 @@ class EmulatedBackend:
         self.stats = Stats()
         self.model_errors: list[BaseException] = []   # exceptions raised by CodecModel.decode
         self._models = dict(models or {})
+        if not pixels and "h264" not in self._models:
+            from .h264_model import H264Model
+
+            self._models["h264"] = lambda: H264Model(pixels=False)
         self._files: dict[int, _File] = {}
         self._requests: dict[int, MediaRequest] = {}  # queued requests whose fd was closed, by id
         self._serial = 0

@@ -130,13 +130,17 @@ class H264Model:
     """Stateless H.264 decoding for the emulated device, pixels through FFmpeg.
 
     ``profile`` selects the driver personality; only ``"visl"`` exists so far (other
-    profiles may add tiled CAPTURE formats or required controls).
+    profiles may add tiled CAPTURE formats or required controls). With ``pixels=False`` the
+    model checks each request as usual (slices present, parameter sets writable from the
+    controls, references resolved) but decodes nothing and leaves the CAPTURE buffer as it is,
+    like visl: for benchmarks and tests of the request flow that do not look at pixels.
     """
 
     name = "h264"
     output_fourcc = v.V4L2_PIX_FMT_H264_SLICE
 
-    def __init__(self, profile: str = "visl") -> None:
+    def __init__(self, profile: str = "visl", *, pixels: bool = True) -> None:
+        self.pixels = pixels
         if profile not in _PROFILES:
             raise ValueError(f"unknown H.264 device profile {profile!r}")
         self.profile = profile
@@ -202,6 +206,10 @@ class H264Model:
             params = self._parameter_sets(ctrls)
         except (KeyError, ValueError) as e:
             return self._fail(f"parameter sets from the controls: {e}")
+        if not self.pixels:
+            if missing:
+                return self._fail("reference picture(s) not found: " + ", ".join(str(ts) for ts in missing))
+            return True
         annexb = [b"\x00\x00\x00\x01" + n for n in params + slices]
         dec = self._decoder
         try:

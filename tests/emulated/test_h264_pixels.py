@@ -708,3 +708,46 @@ def test_reset_starts_a_new_stream_of_another_size():
         assert bytes(cap.planes[0]) == outs[1]
     finally:
         m.close()
+
+
+@needs_vectors
+@needs_ffmpeg
+def test_without_pixels_requests_are_checked_but_nothing_is_decoded():
+    """pixels=False (visl-like): the same checks as with pixels, CAPTURE left untouched."""
+    (s0, f0, _), (s1, f1, _) = _first_pictures(MULTI_SLICE, 2)
+    w, hh = _dims(f0)
+    m = H264Model(pixels=False)
+    m.reset(w, hh, v.V4L2_PIX_FMT_NV12)
+    try:
+        cap0 = _capture(w, hh, v.V4L2_PIX_FMT_NV12)
+        assert m.decode(_frame_job(f0, s0, cap0, ts=1000)), m.last_error
+        assert bytes(cap0.planes[0]) == bytes(len(cap0.planes[0]))  # nothing written
+        dpb = [{"reference_ts": 1000, "flags": 3}, {"reference_ts": 555, "flags": 3}]
+        job = _frame_job(f1, s1, _capture(w, hh, v.V4L2_PIX_FMT_NV12), ts=2000, dpb=dpb, refs={1000: cap0})
+        assert not m.decode(job)
+        assert "555" in m.last_error
+        assert not m.decode(_frame_job(f1, b"", _capture(w, hh, v.V4L2_PIX_FMT_NV12), ts=3000))
+        assert "no slice" in m.last_error
+    finally:
+        m.close()
+
+
+@needs_ffmpeg
+def test_pipeline_without_pixels_gives_the_same_frames_in_the_same_order():
+    """The request flow does not depend on pixels: same frames, order, POCs and ioctl counts."""
+    from pathlib import Path
+
+    from pyv4l2req import Decoder
+    from pyv4l2req.emulated import EmulatedBackend
+
+    clip = Path(__file__).resolve().parents[2] / "fixtures" / "main_bframes_176x144.h264"
+    runs = []
+    for pixels in (True, False):
+        backend = EmulatedBackend(pixels=pixels)
+        with Decoder(device="emulated", backend=backend) as dec:
+            frames = [(f.timestamp_ns, f.poc, f.corrupt, bool(f.y.any())) for f in dec.decode(clip)]
+        runs.append((frames, dict(backend.stats.ioctls)))
+    (with_px, ioctls_px), (without, ioctls_nopx) = runs
+    assert [f[:3] for f in with_px] == [f[:3] for f in without] and len(without) == 24
+    assert all(f[3] for f in with_px) and not any(f[3] for f in without)
+    assert ioctls_px == ioctls_nopx
