@@ -205,8 +205,9 @@ def decode_params_control(sh: object, nal_ref_idc: int, idr: bool, top_poc: int,
 
     PFRAME/BFRAME: the picture has P (resp. B) slices (as GStreamer 1.22 sets them).
     """
-    if type(sh) is SliceHeader:
-        # fast path: the parser's headers have every element, as an int: one attrgetter call
+    if isinstance(sh, SliceHeader):
+        # fast path: the parser's headers (a pending tail included) have every element, as
+        # an int: one attrgetter call
         (field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb,
          delta_pic_order_cnt_bottom, dec_ref_pic_marking_bit_size, pic_order_cnt_bit_size,
          slice_group_change_cycle) = _get_decode_fields(sh)
@@ -288,8 +289,9 @@ _get_slice_fields = attrgetter(*_SLICE_FIELDS)
 
 def slice_params_control(sh: object, list0: list[dict], list1: list[dict]) -> dict:
     """``v4l2_ctrl_h264_slice_params`` of one slice."""
-    if type(sh) is SliceHeader:
-        # fast path: the parser's headers have every element, as an int: one attrgetter call
+    if isinstance(sh, SliceHeader):
+        # fast path: the parser's headers (a pending tail included) have every element, as
+        # an int: one attrgetter call
         values: Sequence[int] = _get_slice_fields(sh)
     else:  # duck-typed headers: missing / None elements are 0
         values = [_f(sh, name) for name in _SLICE_FIELDS]

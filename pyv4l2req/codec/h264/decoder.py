@@ -494,7 +494,7 @@ class H264Decoder:
         pw_last: dict | None = None
         for s in slices:
             sh = s.header
-            if type(sh) is SliceHeader:  # the parser's modifications are (idc, value) already
+            if isinstance(sh, SliceHeader):  # the parser's modifications are (idc, value) already
                 ops0, ops1 = sh.ref_pic_list_modification_l0, sh.ref_pic_list_modification_l1
             else:
                 ops0, ops1 = _mod_ops(sh, 0), _mod_ops(sh, 1)
