@@ -407,7 +407,9 @@ class TailMemo:
     field_pic_flag), so when the next ``nbits`` bits of a slice with the context of
     ``source`` (the header whose part was parsed last) equal ``bits``, parsing them again
     would give the same elements: they are copied from ``source`` instead (lists copied too:
-    each header owns its lists; headers are never modified after parsing). ``hits`` counts the reuses (tests,
+    each header owns its lists; headers are never modified after parsing). Only tried for a
+    slice with the frame_num and pic_order_cnt_lsb of ``source`` (most likely the same
+    picture; a new picture rarely repeats the part and would pay for the comparison). ``hits`` counts the reuses (tests,
     diagnostics). One memo per stream (:class:`~pyv4l2req.codec.h264.paramsets.ParameterSets`
     holds one).
     """
@@ -447,6 +449,8 @@ def _parse_tail(r: BitReader, sh: SliceHeader, memo: TailMemo | None = None) -> 
         src = memo.source
         if (
             src is not None
+            and src.frame_num == sh.frame_num  # a slice of the same picture (cheap tests first)
+            and src.pic_order_cnt_lsb == sh.pic_order_cnt_lsb
             and src.slice_type == sh.slice_type
             and src.pps is sh.pps
             and src.sps is sh.sps
