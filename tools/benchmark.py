@@ -117,14 +117,17 @@ def _timed(fn: Callable, acc: list[float]) -> Callable:
 def _packers(slice_controls: bool):
     """A function packing the controls of one PictureDecode like DeviceSession.submit does:
     SPS/PPS/scaling matrix through a PackCache (packed again only when their value changes),
-    decode params every picture, slice params and pred weights per slice in slice mode."""
+    decode params every picture and, in slice mode, slice params and pred weights per slice,
+    each packed into a payload buffer that is reused for every request."""
     from pyv4l2req.uapi import h264 as uh264
 
     per_sequence = uh264.PackCache()
-    pack, cached = uh264.pack, per_sequence.pack
+    cached = per_sequence.pack
     sps_t, pps_t, sm_t = uh264.v4l2_ctrl_h264_sps, uh264.v4l2_ctrl_h264_pps, uh264.v4l2_ctrl_h264_scaling_matrix
-    dp_t, sp_t, pw_t = (uh264.v4l2_ctrl_h264_decode_params, uh264.v4l2_ctrl_h264_slice_params,
-                        uh264.v4l2_ctrl_h264_pred_weights)
+    into = {name: (uh264.fast(st).pack_into, bytearray(uh264.fast(st).size)) for name, st in (
+        ("dp", uh264.v4l2_ctrl_h264_decode_params), ("sp", uh264.v4l2_ctrl_h264_slice_params),
+        ("pw", uh264.v4l2_ctrl_h264_pred_weights))}
+    (dp, dp_buf), (sp, sp_buf), (pw, pw_buf) = into["dp"], into["sp"], into["pw"]
 
     def pack_picture(ev) -> None:
         c = ev.controls
@@ -132,12 +135,12 @@ def _packers(slice_controls: bool):
         cached(pps_t, c["pps"])
         if c.get("scaling_matrix") is not None:
             cached(sm_t, c["scaling_matrix"])
-        pack(dp_t, c["decode_params"])
+        dp(dp_buf, 0, c["decode_params"])
         if slice_controls:
             for s in ev.slices:
-                pack(sp_t, s.slice_params)
+                sp(sp_buf, 0, s.slice_params)
                 if s.pred_weights is not None:
-                    pack(pw_t, s.pred_weights)
+                    pw(pw_buf, 0, s.pred_weights)
 
     return pack_picture
 
