@@ -266,8 +266,9 @@ class AccessUnitSplitter:
         self.parameter_sets = parameter_sets if parameter_sets is not None else ParameterSets()
         self.dropped_nal_units = 0
         # bytes of the NAL unit being received (after its start code) when _open, else the
-        # last <= 2 bytes seen before the first start code (a start code may straddle chunks)
-        self._tail = bytearray()
+        # last <= 2 bytes seen before the first start code (a start code may straddle chunks);
+        # bytes from one chunk, a bytearray once a NAL unit spans chunks
+        self._tail: bytes | bytearray = b""
         self._open = False
         self._cur = AccessUnit()
         self._prev_sh = None  # header of the last primary slice of the current AU
@@ -294,16 +295,26 @@ class AccessUnitSplitter:
                 ends.insert(0, i + 3 - k)
         if not ends:
             if self._open:
+                if type(tail) is bytes:  # a NAL unit over several chunks: append in place
+                    tail = self._tail = bytearray(tail)
                 tail += data
             else:
-                self._tail = (tail + data)[-2:]
+                self._tail = (bytes(tail) + data)[-2:]
             return self._take()
         on_nal = self._on_nal_bytes
-        # the NAL unit received so far ends at the first start code
-        first = ends[0] - 3  # where that start code begins in data (< 0: in the tail)
         if self._open:
-            nal = bytes(tail[:len(tail) + first]) if first <= 0 else bytes(tail) + data[:first]
-            nal = nal.rstrip(b"\x00")  # trailing_zero_8bits / zero_byte of the next start code
+            # the NAL unit received so far ends where the first start code begins, without
+            # trailing zero bytes (trailing_zero_8bits, zero_byte of a 4-byte start code)
+            q = ends[0] - 3  # < 0: the start code begins in the tail
+            while q > 0 and data[q - 1] == 0:
+                q -= 1
+            if q > 0:
+                nal = bytes(tail) + data[:q]
+            else:
+                end = len(tail) + q
+                while end > 0 and tail[end - 1] == 0:
+                    end -= 1
+                nal = bytes(tail[:end])  # (the tail itself when it is bytes and ends the NAL)
             if nal:
                 on_nal(nal)
         # the NAL units complete in this chunk
@@ -316,7 +327,7 @@ class AccessUnitSplitter:
                 on_nal(data[s:q])
             s = e
         self._open = True
-        self._tail = bytearray(data[s:])  # the unfinished NAL unit
+        self._tail = data[s:]  # the unfinished NAL unit
         return self._take()
 
     def flush(self) -> list[AccessUnit]:
@@ -325,7 +336,7 @@ class AccessUnitSplitter:
             nal = bytes(self._tail).rstrip(b"\x00")
             if nal:
                 self._on_nal_bytes(nal)
-        self._tail = bytearray()
+        self._tail = b""
         self._open = False
         self._finish_au()
         return self._take()
