@@ -31,13 +31,17 @@ def test_report_has_every_row(bench, tmp_path):
     out = tmp_path / "bench.md"
     assert bench.main(["--input", str(CLIP), "--repeat", "1", "--markdown", str(out)]) == 0
     text = out.read_text()
-    for label in ("U. frame-based", "U. slice-based", "K. inside the emulated device, frame-based",
-                  "A. frame-based controls", "A. slice-based controls", "Annex B split", "Peak RSS"):
+    for label in ("**U. frame-based**", "U. slice-based", "K. inside the emulated device, frame-based",
+                  "A. codec layer, frame-based controls", "A. codec layer, slice-based controls",
+                  "Annex B split", "Peak RSS", f"`{CLIP.name}`: 8 access units"):
         assert label in text, label
-    # every timing row carries three numbers
-    for line in text.splitlines():
-        if line.startswith("| ") and "µs" not in line and "---" not in line and "component" not in line:
-            assert re.search(r"\| \d+ \| \d+ \|( \d+ \|)?$", line), line
+    # the summary row of the stream, then every timing row: numbers in every column
+    assert re.search(rf"^\| `{CLIP.name}` \| \*\*\d+\*\* \| \d+ \| \d+ \| \d+ \| \d+ \|$", text, re.M)
+    rows = [line for line in text.splitlines()
+            if line.startswith("| ") and "µs" not in line and "---" not in line and "`" not in line]
+    assert len(rows) == 9 + 5
+    for line in rows:
+        assert re.search(r"\| \d+ \| \d+ \|( \d+ \|)?$", line), line
 
 
 def test_ioctls_per_picture_are_the_minimum(bench):

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Userspace cost per frame of pyv4l2req on a 1080p H.264 stream, and peak memory.
 
-    python3 tools/benchmark.py                  # makes ~/.cache/pyv4l2req/bench_1080p_240.h264 once
-    python3 tools/benchmark.py --input clip.h264 --repeat 3 --markdown docs/benchmark.md
+    python3 tools/benchmark.py                  # makes two 1080p streams in ~/.cache/pyv4l2req once
+    python3 tools/benchmark.py --repeat 5 --markdown docs/benchmark.md
+    python3 tools/benchmark.py --input clip.h264 --repeat 3
 
 The H.264 issue's target: *userspace cost per frame (parse + DPB + controls + ioctls, with the
 emulated device's pixel work excluded), ≤ 100 µs/frame median*. What is measured, per access
@@ -49,20 +50,32 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pyv4l2req"
-STREAM_DESCRIPTION = "1920x1080, High profile, B-pyramid, 3 refs, 4 slices/picture"
 
 
-def make_stream(path: Path, frames: int) -> None:
-    """A 1080p High-profile stream with B-pyramid, 3 references and 4 slices per picture."""
+#: the generated streams: x264's default slicing (one slice per picture) and a stress case
+STREAMS = {
+    "1slice": ("", "1 slice/picture"),
+    "4slices": (":slices=4", "4 slices/picture"),
+}
+STREAM_SETTINGS = "1920x1080, High profile, libx264 veryfast, B-pyramid (3 B), 3 refs, GOP 60"
+
+
+def make_stream(path: Path, frames: int, slices_option: str = "") -> None:
+    """A 1080p High-profile stream with B-pyramid and 3 references (``slices_option``:
+    extra x264 parameters such as ``:slices=4``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
          "-i", "testsrc2=size=1920x1080:rate=30", "-frames:v", str(frames), "-pix_fmt", "yuv420p",
          "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high",
-         "-x264-params", "bframes=3:b-pyramid=normal:ref=3:keyint=60:slices=4",
+         "-x264-params", f"bframes=3:b-pyramid=normal:ref=3:keyint=60{slices_option}",
          "-f", "h264", str(path)],
         check=True,
     )
+
+
+def stream_path(frames: int, kind: str) -> Path:
+    return CACHE / (f"bench_1080p_{frames}.h264" if kind == "4slices" else f"bench_1080p_{frames}_{kind}.h264")
 
 
 def access_units(data: bytes) -> list[bytes]:
@@ -258,77 +271,76 @@ def row(name: str, s: dict[str, float]) -> str:
     return f"| {name} | {s['median']:.0f} | {s['p90']:.0f} | {s['mean']:.0f} |"
 
 
-def report(path: Path, n_aus: int, repeat: int, res: dict[str, dict[str, dict]], rss_mib: float) -> str:
-    fr, sl, px = res["pipeline frame"], res["pipeline slice"], res["pipeline frame pixels"]
-    ca_f, ca_s = res["codec frame"], res["codec slice"]
-    parts_f, parts_s = res["codec parts frame"], res["codec parts slice"]
+def report(repeat: int, streams: list[tuple[str, int, dict[str, dict[str, dict]]]], rss_mib: float) -> str:
     header = ["| what (per frame) | median µs | p90 µs | mean µs |", "|---|---|---|---|"]
     lines = [
         "# Benchmark: userspace cost per frame",
         "",
         f"`python3 tools/benchmark.py --repeat {repeat}` on {platform.machine()}, Python "
-        f"{platform.python_version()}, {os.cpu_count()} cores; stream: `{path.name}` ({n_aus} access "
-        f"units, {STREAM_DESCRIPTION}); best of {repeat} runs (the run with the lowest median).",
+        f"{platform.python_version()}, {os.cpu_count()} cores; best of {repeat} runs (for each row, "
+        f"the run with the lowest median). Streams ({STREAM_SETTINGS}):",
+        "",
+        *(f"- `{name}`: {n_aus} access units, {desc}" for name, n_aus, desc, _ in streams),
         "",
         "## The target: userspace cost per frame (≤ 100 µs median)",
         "",
-        "Parse + DPB + controls + ioctls: all of `Decoder.feed` minus the time inside the emulated "
-        "device's ioctl/poll (its Python stand-in for the kernel) and minus the copy of output "
-        "frames out of their CAPTURE buffers (own row below), with the emulated device's pixel "
-        "work off (`EmulatedBackend(pixels=False)`, visl-like).",
+        "U = parse + DPB + controls + ioctls: all of `Decoder.feed` minus the time inside the "
+        "emulated device's ioctl/poll (its Python stand-in for the kernel) and minus the copy of "
+        "output frames out of their CAPTURE buffers (own row below), with the emulated device's "
+        "pixel work off (`EmulatedBackend(pixels=False)`, visl-like).",
         "",
-        *header,
-        row("**U. frame-based** (one request per picture; rkvdec, hantro; `auto`'s choice)", fr["user"]),
-        row("U. slice-based (one request per slice + slice params, pred weights; cedrus)", sl["user"]),
-        row("U. frame-based, FFmpeg decoding the pixels in-process (its time subtracted; cold caches)", px["user"]),
-        row("copy of an output frame out of its CAPTURE buffer (numpy, NV12 1080p)", px["copy"]),
-        row("K. inside the emulated device, frame-based (pixels excluded; not userspace)", fr["kernel"]),
-        row("K. inside the emulated device, slice-based (pixels excluded; not userspace)", sl["kernel"]),
-        row("Python's cyclic GC, frame-based (inside the rows above)", fr["gc"]),
+        "| stream | U frame-based median µs | U frame-based p90 µs | U slice-based median µs | A frame-based median µs | A slice-based median µs |",
+        "|---|---|---|---|---|---|",
+        *(f"| `{name}` | **{r['pipeline frame']['user']['median']:.0f}** | {r['pipeline frame']['user']['p90']:.0f} "
+          f"| {r['pipeline slice']['user']['median']:.0f} | {r['codec frame']['total']['median']:.0f} "
+          f"| {r['codec slice']['total']['median']:.0f} |" for name, _n, _d, r in streams),
         "",
-        "## The codec layer alone (sans-IO: split + parse + H264Decoder + pack, no device)",
-        "",
-        *header,
-        row("A. frame-based controls (SPS, PPS, decode params)", ca_f["total"]),
-        row("A. slice-based controls (+ slice params, pred weights per slice)", ca_s["total"]),
-        "",
-        "Components (a separate pass with a timer around each part; medians of parts do not add up "
-        "exactly to the median of the whole; slice headers are parsed lazily, so a tail parse "
-        "triggered by H264Decoder counts as H264Decoder):",
-        "",
-        "| component (per frame) | frame-based median µs | slice-based median µs |",
-        "|---|---|---|",
-        *(f"| {name} | {parts_f[k]['median']:.0f} | {parts_s[k]['median']:.0f} |" for k, name in (
-            ("split", "Annex B split + access unit boundaries"),
-            ("parse", "slice header parsing (in the splitter)"),
-            ("decode", "H264Decoder: POC, DPB, output order, control dicts (+ ref lists in slice mode)"),
-            ("pack", "pack to kernel structs (SPS/PPS/scaling matrix only when changed)"),
-            ("gc", "of all four: Python's cyclic garbage collector"))),
-        "",
-        f"Peak RSS of the benchmark process: {rss_mib:.0f} MiB.",
-        "",
-        "ioctls per frame, frame-based: " + ", ".join(f"{k} {v:.2f}" for k, v in fr["ioctls"].items()),
-        "",
-        "ioctls per frame, slice-based: " + ", ".join(f"{k} {v:.2f}" for k, v in sl["ioctls"].items()),
+        "Frame-based: one request per picture (rkvdec, hantro; what `auto` picks when the device "
+        "offers it). Slice-based: one request per slice with slice params and pred weights (cedrus). "
+        "A: the codec layer alone (sans-IO: split + parse + H264Decoder + pack, no device).",
         "",
     ]
+    for name, n_aus, desc, res in streams:
+        fr, sl, px = res["pipeline frame"], res["pipeline slice"], res["pipeline frame pixels"]
+        ca_f, ca_s = res["codec frame"], res["codec slice"]
+        parts_f, parts_s = res["codec parts frame"], res["codec parts slice"]
+        lines += [
+            f"## `{name}` ({desc})",
+            "",
+            *header,
+            row("**U. frame-based**", fr["user"]),
+            row("U. slice-based", sl["user"]),
+            row("U. frame-based, FFmpeg decoding the pixels in-process (its time subtracted; cold caches)", px["user"]),
+            row("copy of an output frame out of its CAPTURE buffer (numpy, NV12 1080p)", px["copy"]),
+            row("K. inside the emulated device, frame-based (pixels excluded; not userspace)", fr["kernel"]),
+            row("K. inside the emulated device, slice-based (pixels excluded; not userspace)", sl["kernel"]),
+            row("Python's cyclic GC, frame-based (inside the U row)", fr["gc"]),
+            row("A. codec layer, frame-based controls (SPS, PPS, decode params)", ca_f["total"]),
+            row("A. codec layer, slice-based controls (+ slice params, pred weights per slice)", ca_s["total"]),
+            "",
+            "Components of A (a separate pass with a timer around each part; medians of parts do not "
+            "add up exactly to the median of the whole; slice headers are parsed lazily, so the tail "
+            "parse triggered by H264Decoder counts as H264Decoder):",
+            "",
+            "| component (per frame) | frame-based median µs | slice-based median µs |",
+            "|---|---|---|",
+            *(f"| {label} | {parts_f[k]['median']:.0f} | {parts_s[k]['median']:.0f} |" for k, label in (
+                ("split", "Annex B split + access unit boundaries"),
+                ("parse", "slice header parsing in the splitter (prefixes)"),
+                ("decode", "H264Decoder: POC, DPB, output order, control dicts (+ ref lists in slice mode)"),
+                ("pack", "pack to kernel structs (SPS/PPS/scaling matrix only when changed)"),
+                ("gc", "of all four: Python's cyclic garbage collector"))),
+            "",
+            "ioctls per frame, frame-based: " + ", ".join(f"{k} {v:.2f}" for k, v in fr["ioctls"].items()),
+            "",
+            "ioctls per frame, slice-based: " + ", ".join(f"{k} {v:.2f}" for k, v in sl["ioctls"].items()),
+            "",
+        ]
+    lines += [f"Peak RSS of the benchmark process: {rss_mib:.0f} MiB.", ""]
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--input", type=Path, help="an Annex B H.264 file (default: a generated 1080p stream)")
-    ap.add_argument("--frames", type=int, default=240, help="frames of the generated stream")
-    ap.add_argument("--markdown", type=Path, help="write the results as Markdown here")
-    ap.add_argument("--repeat", type=int, default=5,
-                    help="runs of each measurement; the run with the lowest median is reported")
-    args = ap.parse_args(argv)
-    path = args.input or CACHE / f"bench_1080p_{args.frames}.h264"
-    if not path.exists():
-        print(f"making {path} (1080p, {args.frames} frames, libx264)...", file=sys.stderr)
-        make_stream(path, args.frames)
-    aus = access_units(path.read_bytes())
-    n = max(1, args.repeat)
+def measure(aus: list[bytes], n: int) -> dict[str, dict[str, dict]]:
     res: dict[str, dict[str, dict]] = {}
     for mode, slice_controls in (("frame", False), ("slice", True)):
         res[f"pipeline {mode}"] = best_of(n, lambda: bench_pipeline(aus, mode))
@@ -336,8 +348,33 @@ def main(argv: list[str] | None = None) -> int:
             res["pipeline frame pixels"] = best_of(n, lambda: bench_pipeline(aus, mode, pixels=True))
         res[f"codec {mode}"] = best_of(n, lambda: bench_codec(aus, slice_controls))
         res[f"codec parts {mode}"] = best_of(n, lambda: bench_codec(aus, slice_controls, parts=True))
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--input", type=Path, action="append",
+                    help="an Annex B H.264 file (repeatable; default: the two generated 1080p streams)")
+    ap.add_argument("--frames", type=int, default=240, help="frames of the generated streams")
+    ap.add_argument("--markdown", type=Path, help="write the results as Markdown here")
+    ap.add_argument("--repeat", type=int, default=5,
+                    help="runs of each measurement; the run with the lowest median is reported")
+    args = ap.parse_args(argv)
+    inputs: list[tuple[Path, str]] = [(p, "given with --input") for p in args.input or []]
+    if not inputs:
+        for kind, (option, desc) in STREAMS.items():
+            path = stream_path(args.frames, kind)
+            if not path.exists():
+                print(f"making {path} (1080p, {args.frames} frames, {desc}, libx264)...", file=sys.stderr)
+                make_stream(path, args.frames, option)
+            inputs.append((path, desc))
+    n = max(1, args.repeat)
+    streams = []
+    for path, desc in inputs:
+        aus = access_units(path.read_bytes())
+        streams.append((path.name, len(aus), desc, measure(aus, n)))
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    text = report(path, len(aus), n, res, rss_mib)
+    text = report(n, streams, rss_mib)
     print(text)
     if args.markdown:
         args.markdown.write_text(text)
