@@ -35,6 +35,10 @@ __all__ = ["Decoder", "DecodeStats", "decode_file", "open_input"]
 
 TIMESTAMP_STEP_NS = 1000  # OUTPUT timestamps are timevals: keep them whole microseconds
 
+_PictureDecode = h264dec.PictureDecode
+_PictureOutput = h264dec.PictureOutput
+_PictureRelease = h264dec.PictureRelease
+
 
 @dataclass
 class DecodeStats:
@@ -109,13 +113,11 @@ class Decoder:
 
     def feed(self, data: bytes) -> Iterator[Frame]:
         """Push bytes of an Annex B stream; yields the frames that become ready."""
-        for au in self._splitter.feed(data):
-            yield from self._guarded(self._decode_access_unit(au))
+        return self._run(self._splitter.feed, data)
 
     def flush(self) -> Iterator[Frame]:
         """End of stream: decode what is buffered and output every remaining picture."""
-        for au in self._splitter.flush():
-            yield from self._guarded(self._decode_access_unit(au))
+        yield from self._run(self._splitter.flush, None)
         yield from self._guarded(self._handle(self._codec.flush()))
         self.session.drain()
         if self.stats.pictures == 0:
@@ -148,13 +150,35 @@ class Decoder:
             if isinstance(ev, h264dec.PictureOutput) and self.session.is_decoded(ev.timestamp_ns):
                 yield self._make_frame(ev)
 
-    def _decode_access_unit(self, au: object) -> Iterator[Frame]:
-        self.stats.access_units += 1
-        ts = self._next_ts
-        self._next_ts += TIMESTAMP_STEP_NS
-        yield from self._handle(self._codec.decode_access_unit(au, ts))
+    def _run(self, split: Callable[..., list], data: bytes | None) -> Iterator[Frame]:
+        """The per-access-unit loop, flattened into one generator (the hot path): split, decode
+        each access unit, act on each event by its exact type; on a fatal error while handling
+        an access unit, first hand out every picture already decoded (as :meth:`_guarded`)."""
+        aus = split() if data is None else split(data)  # split errors propagate as they are
+        session = self.session
+        stats = self.stats
+        decode_access_unit = self._codec.decode_access_unit
+        for au in aus:
+            stats.access_units += 1
+            ts = self._next_ts
+            self._next_ts = ts + TIMESTAMP_STEP_NS
+            try:
+                for ev in decode_access_unit(au, ts):
+                    kind = type(ev)
+                    if kind is _PictureDecode:
+                        stats.pictures += 1
+                        stats.requests += session.submit(ev)
+                    elif kind is _PictureOutput:
+                        yield self._make_frame(ev)
+                    elif kind is _PictureRelease:
+                        session.release(ev.timestamp_ns)
+                    else:  # SequenceStart, or an event subclass: the general dispatch
+                        yield from self._handle((ev,))
+            except PyV4L2ReqError:
+                yield from self._salvage()
+                raise
 
-    def _handle(self, events: list) -> Iterator[Frame]:
+    def _handle(self, events: Iterable[object]) -> Iterator[Frame]:
         session = self.session
         for ev in events:
             if isinstance(ev, h264dec.PictureDecode):
