@@ -66,6 +66,12 @@ def _is_flat_struct(con: Any) -> bool:
     return isinstance(con, _c.Struct) and all(_is_scalar(sub) for _name, sub in _fields(con))
 
 
+def _is_array_of_deep_structs(con: Any) -> bool:
+    """An array of structs that have arrays inside (dpb[] of decode params): pack_into writes
+    it element by element (:meth:`_Gen.into_array_of_structs`)."""
+    return isinstance(con, _c.Array) and isinstance(con.subcon, _c.Struct) and not _is_flat_struct(con.subcon)
+
+
 def _default(con: Any) -> Any:
     if _is_scalar(con):
         return 0
@@ -209,6 +215,48 @@ class _Gen:
             L.append(f"{ind}    {t} = None")
             L.append(f"{ind}if {t} is not None:")
             L.append(f"{ind}    {pack_into}(buf, {off}, *{t})")
+            L.append(f"{ind}else:")
+            ind += "    "
+        elif len(named) >= 2 and any(_is_array_of_deep_structs(sub) for _name, sub in fields) and all(
+                _is_scalar(sub) or _is_array_of_deep_structs(sub) or name == "reserved" for name, sub in fields):
+            # Scalars around arrays of structs (v4l2_ctrl_h264_decode_params: dpb[16], then its
+            # header) given as a plain dict with exactly its members but "reserved": one
+            # itemgetter call for every member, each run of scalars packed with one pack_into
+            # (reserved as zero padding), the arrays as below. Any other dict: the checked path.
+            getter = self.const(_operator.itemgetter(*named))
+            t = self.var("t")
+            L.append(f"{ind}try:")
+            L.append(f"{ind}    {t} = {getter}({var}) if type({var}) is dict and len({var}) == {len(named)} else None")
+            L.append(f"{ind}except (KeyError, TypeError):")
+            L.append(f"{ind}    {t} = None")
+            L.append(f"{ind}if {t} is not None:")
+            run_fmt: list[str] = []
+            run_args: list[str] = []
+            run_at = 0
+            pos = 0
+
+            def flush_run() -> None:
+                if run_args:
+                    pack_run = self.const(_struct.Struct(order + "".join(run_fmt)).pack_into)
+                    L.append(f"{ind}    {pack_run}(buf, {off} + {run_at}, {', '.join(run_args)})")
+                run_fmt.clear()
+                run_args.clear()
+
+            for name, sub in fields:
+                if _is_array_of_deep_structs(sub) and name != "reserved":
+                    flush_run()
+                    self.into_array_of_structs(sub, f"{t}[{named.index(name)}]", f"{path}.{name}",
+                                               f"{off} + {pos}", order, ind + "    ")
+                else:
+                    if not run_fmt:
+                        run_at = pos
+                    if name == "reserved":
+                        run_fmt.append(f"{sub.sizeof()}x")
+                    else:
+                        run_fmt.append(_format(sub, [])[0])
+                        run_args.append(f"{t}[{named.index(name)}]")
+                pos += sub.sizeof()
+            flush_run()
             L.append(f"{ind}else:")
             ind += "    "
         keys = self.const(frozenset(name for name, _ in fields))

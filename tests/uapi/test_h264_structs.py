@@ -260,3 +260,28 @@ def test_pack_into_fast_path_keeps_the_checks() -> None:
 
 def construct_names(con) -> list[str]:
     return [sc.name for sc in con.subcons]
+
+
+def test_decode_params_header_fast_path_keeps_the_checks() -> None:
+    """v4l2_ctrl_h264_decode_params given with exactly its members but reserved (one
+    itemgetter for dpb + header): same bytes as construct, same errors as the checked path."""
+    dp = h264.v4l2_ctrl_h264_decode_params
+    names = [n for n in construct_names(dp) if n != "reserved"]
+    header = {n: i + 1 for i, n in enumerate(names) if n != "dpb"}
+    buf = bytearray(b"\x5a" * 560)
+    for dpb in (None, [], [{"reference_ts": 7, "pic_num": 1, "frame_num": 1, "fields": 3,
+                            "top_field_order_cnt": -2, "bottom_field_order_cnt": 2, "flags": 1}]):
+        v = {"dpb": dpb, **header}
+        layout.pack_into(dp, buf, 0, v)
+        assert bytes(buf) == dp.build(layout.complete(dp, {**v, "dpb": dpb or []}))
+    # as many keys as the fast path wants, one of them unknown
+    wrong = {**{k: v for k, v in header.items() if k != "flags"}, "flag": 1, "dpb": []}
+    with pytest.raises(KeyError, match="flag"):
+        layout.pack_into(dp, buf, 0, wrong)
+    with pytest.raises(ValueError, match="v4l2_ctrl_h264_decode_params"):
+        layout.pack_into(dp, buf, 0, {"dpb": [], **header, "nal_ref_idc": None})
+    with pytest.raises(ValueError, match="dpb"):
+        layout.pack_into(dp, buf, 0, {"dpb": [{}] * 17, **header})
+    # reserved given: the checked path, same bytes
+    layout.pack_into(dp, buf, 0, {"dpb": [], **header, "reserved": 0})
+    assert bytes(buf) == dp.build(layout.complete(dp, {"dpb": [], **header}))
