@@ -111,6 +111,33 @@ def _align(x: int, a: int) -> int:
     return (x + a - 1) // a * a
 
 
+def nv12_views(
+    planes: Sequence[memoryview | bytes],
+    pixfmt: int,
+    width: int,
+    height: int,
+    bytesperline: int,
+    *,
+    chroma_offset: int | None = None,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(y, uv)`` numpy views (no copy) of a linear NV12/NV12M CAPTURE buffer, or None for
+    any other format. The views hold the plane memory: drop them before it is unmapped. A
+    caller that turns the same buffer into frames again and again (the session) builds them
+    once per buffer and copies them (``Frame(y.copy(), uv.copy(), crop)`` is what
+    :func:`capture_to_frame` returns for these formats)."""
+    if pixfmt != v.V4L2_PIX_FMT_NV12 and pixfmt != v.V4L2_PIX_FMT_NV12M:
+        return None
+    stride = bytesperline or width
+    y = np.frombuffer(planes[0], np.uint8, count=stride * height).reshape(height, stride)[:, :width]
+    if pixfmt == v.V4L2_PIX_FMT_NV12M:
+        uvbuf, off = planes[1], 0
+    else:
+        uvbuf, off = planes[0], chroma_offset if chroma_offset is not None else stride * height
+    ch = (height + 1) // 2
+    uv = np.frombuffer(uvbuf, np.uint8, count=stride * ch, offset=off).reshape(ch, stride)[:, :width]
+    return y, uv
+
+
 def capture_to_frame(
     planes: Sequence[memoryview | bytes],
     pixfmt: int,
@@ -127,16 +154,9 @@ def capture_to_frame(
     stride reported by G_FMT. Single-buffer formats (NV12, YUV420, NV12_4L4, NV12_32L32) have
     all planes in ``planes[0]``; *chroma_offset* overrides where chroma starts in that buffer.
     """
-    if pixfmt in (v.V4L2_PIX_FMT_NV12, v.V4L2_PIX_FMT_NV12M):
-        stride = bytesperline or width
-        y = np.frombuffer(planes[0], np.uint8, count=stride * height).reshape(height, stride)[:, :width]
-        if pixfmt == v.V4L2_PIX_FMT_NV12M:
-            uvbuf, off = planes[1], 0
-        else:
-            uvbuf, off = planes[0], chroma_offset if chroma_offset is not None else stride * height
-        ch = (height + 1) // 2
-        uv = np.frombuffer(uvbuf, np.uint8, count=stride * ch, offset=off).reshape(ch, stride)[:, :width]
-        return Frame(y.copy(), uv.copy(), crop)
+    linear = nv12_views(planes, pixfmt, width, height, bytesperline, chroma_offset=chroma_offset)
+    if linear is not None:
+        return Frame(linear[0].copy(), linear[1].copy(), crop)
     if pixfmt in (v.V4L2_PIX_FMT_YUV420, v.V4L2_PIX_FMT_YUV420M):
         stride = bytesperline or width
         cs, ch = stride // 2, (height + 1) // 2

@@ -37,7 +37,7 @@ from ..v4l2.discover import DecoderInfo, discover
 from ..v4l2.media import MediaDevice
 from ..v4l2.queue import Queue
 from ..v4l2.request import RequestPool
-from .frames import SUPPORTED_CAPTURE_FORMATS, Crop, Frame, capture_to_frame
+from .frames import SUPPORTED_CAPTURE_FORMATS, Crop, Frame, capture_to_frame, nv12_views
 
 ANNEXB_START = b"\x00\x00\x01"
 _SPS, _PPS = C.V4L2_CID_STATELESS_H264_SPS, C.V4L2_CID_STATELESS_H264_PPS
@@ -142,6 +142,9 @@ class DeviceSession:
         self._cap_queued = 0
         self._pack_cache = uh264.PackCache()
         self._out_planes: list[memoryview] = []  # plane 0 of each OUTPUT buffer
+        #: per CAPTURE buffer: its (y, uv) numpy views for a linear NV12 format (built at its
+        #: first frame; dropped before the buffers are unmapped), False for other formats
+        self._cap_views: list = []
         self.cap_format = None
         #: CAPTURE buffers that could not be re-queued (index, error): out of the rotation
         self.lost_capture_buffers: list[tuple[int, str]] = []
@@ -219,6 +222,7 @@ class DeviceSession:
         self._out_planes = [b.planes[0] for b in self.out_q.buffers]
         self._out_qbuf, self._out_dqbuf = self.out_q.qbuf_fd, self.out_q.dqbuf_raw
         self._cap_dqbuf = self.cap_q.dqbuf_raw
+        self._cap_views = [None] * len(self.cap_q.buffers)
         self.out_q.streamon()
         self.cap_q.streamon()
         for i in range(len(self.cap_q.buffers)):
@@ -228,6 +232,7 @@ class DeviceSession:
         self.configured = True
 
     def _teardown(self) -> None:
+        self._cap_views = []  # the numpy views hold the CAPTURE mappings
         for q in (self.out_q, self.cap_q):
             if q is not None:
                 q.streamoff()
@@ -418,13 +423,22 @@ class DeviceSession:
             self._reap_one()
         assert self.cap_q is not None and self.cap_format is not None
         index, error = self._decoded[ts]
-        corrupt = error or any(r in self._corrupt for r in self._refs.get(ts, ()))
+        corrupted = self._corrupt
+        corrupt = error or (bool(corrupted) and not corrupted.isdisjoint(self._refs.get(ts, ())))
         if corrupt:
-            self._corrupt.add(ts)
-        fmt = self.cap_format
-        buf = self.cap_q.buffers[index]
-        frame = capture_to_frame(buf.planes, fmt.pixelformat, fmt.width, fmt.height, fmt.bytesperline[0],
-                                 Crop(crop.left, crop.top, crop.width, crop.height))
+            corrupted.add(ts)
+        views = self._cap_views[index]
+        if views is None:  # first frame from this buffer: its views, once
+            fmt = self.cap_format
+            views = self._cap_views[index] = nv12_views(
+                self.cap_q.buffers[index].planes, fmt.pixelformat, fmt.width, fmt.height,
+                fmt.bytesperline[0]) or False
+        if views:
+            frame = Frame(views[0].copy(), views[1].copy(), Crop(crop.left, crop.top, crop.width, crop.height))
+        else:
+            fmt = self.cap_format
+            frame = capture_to_frame(self.cap_q.buffers[index].planes, fmt.pixelformat, fmt.width, fmt.height,
+                                     fmt.bytesperline[0], Crop(crop.left, crop.top, crop.width, crop.height))
         frame.timestamp_ns = ts
         frame.corrupt = corrupt
         return frame

@@ -15,7 +15,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from pyv4l2req.pipeline.frames import Crop, Frame, FrameWriter, capture_to_frame, format_from_extension
+from pyv4l2req.pipeline.frames import Crop, Frame, FrameWriter, capture_to_frame, format_from_extension, nv12_views
 from pyv4l2req.uapi import videodev2 as v
 
 
@@ -116,3 +116,23 @@ def test_unknown_formats_are_errors():
         capture_to_frame([b"\0" * 64], v.V4L2_PIX_FMT_GREY, 8, 8, 8, Crop(0, 0, 8, 8))
     assert format_from_extension("a.Y4M") == "y4m" and format_from_extension("b.nv12") == "nv12"
     assert format_from_extension("c.yuv") == "i420" and format_from_extension("d.mkv") is None
+
+
+@pytest.mark.parametrize("pixfmt", [v.V4L2_PIX_FMT_NV12, v.V4L2_PIX_FMT_NV12M])
+def test_nv12_views_are_the_planes_without_copy(pixfmt):
+    """nv12_views (what the session keeps per CAPTURE buffer) picks the same pixels as a
+    plain reshape of the buffer, sees later writes (no copy), and is None for other formats."""
+    w, h, stride = 20, 10, 32
+    rng = np.random.default_rng(7)
+    y_mem = bytearray(rng.integers(0, 256, stride * h, np.uint8).tobytes())
+    uv_mem = bytearray(rng.integers(0, 256, stride * h // 2, np.uint8).tobytes())
+    planes = [memoryview(y_mem + uv_mem)] if pixfmt == v.V4L2_PIX_FMT_NV12 else [memoryview(y_mem), memoryview(uv_mem)]
+    y, uv = nv12_views(planes, pixfmt, w, h, stride)
+    ref_y = np.frombuffer(bytes(y_mem), np.uint8).reshape(h, stride)[:, :w]
+    ref_uv = np.frombuffer(bytes(uv_mem), np.uint8).reshape(h // 2, stride)[:, :w]
+    assert np.array_equal(y, ref_y) and np.array_equal(uv, ref_uv)
+    frame = capture_to_frame(planes, pixfmt, w, h, stride, Crop(0, 0, w, h))
+    assert np.array_equal(frame.y, y) and np.array_equal(frame.uv, uv)
+    planes[0][1] = planes[0][1] ^ 0xFF  # the views follow the memory, the frame does not
+    assert y[0, 1] == planes[0][1] != frame.y[0, 1]
+    assert nv12_views(planes, v.V4L2_PIX_FMT_YUV420, w, h, stride) is None
