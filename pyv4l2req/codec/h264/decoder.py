@@ -250,6 +250,7 @@ class H264Decoder:
         self._first_field: _FirstField | None = None
         self._decode_index = 0
         self._zombies: set[int] = set()  # released pictures still aliased by non-existing frames
+        self._made_non_existing = False  # a frame_num gap was filled (aliasing stores exist)
         self.skipped_access_units = 0
         self.skipped_pictures = 0
         self._recovering = False  # started at a non-IDR picture; until the next IDR
@@ -384,7 +385,9 @@ class H264Decoder:
             jobs, missing_reference = self._slice_jobs(slices, sps, structure, cur_poc, frame_num,
                                                        max_frame_num, stores, dpb_stores)
         else:
-            jobs, missing_reference = [SliceJob(_bytes(s.nal.data), None, None) for s in slices], False
+            jobs = [SliceJob(d if type(d) is bytes else bytes(d), None, None)  # _bytes inlined
+                    for d in [s.nal.data for s in slices]]
+            missing_reference = False
         if idr:
             self._recovering = False
         elif self._recovering and self._recovery_poc is None:
@@ -565,6 +568,7 @@ class H264Decoder:
             self._prev_ref_frame_num = (frame_num - 1) % max_frame_num
             return
         alias = max(real, key=lambda fs: fs.decode_index)
+        self._made_non_existing = True
         unused = (self._prev_ref_frame_num + 1) % max_frame_num
         gap = (frame_num - unused) % max_frame_num
         if gap > max_refs:  # older ones would slide out anyway
@@ -594,19 +598,28 @@ class H264Decoder:
             unused = (unused + 1) % max_frame_num
 
     def _take_events(self) -> list[Event]:
-        actions = self._out.take_actions()
+        out = self._out
+        actions = out.actions
         if not actions:
             return []
+        out.actions = []
         events: list[Event] = []
+        append = events.append
+        # Only non-existing frames (frame_num gaps) share a buffer with another frame store:
+        # without any ever made, no release needs the aliased scan.
+        gaps = self._made_non_existing
         for what, fs in actions:
             if what == "output":
                 if fs.non_existing:
                     continue
-                events.append(PictureOutput(
+                append(PictureOutput(
                     fs.timestamp_ns, fs.crop or _crop_of(self._sps), fs.poc,
                     fs.top_field_order_cnt, fs.bottom_field_order_cnt, fs.decoded))
                 continue
             ts = fs.timestamp_ns
+            if not gaps:
+                append(PictureRelease(ts))  # every store owns its buffer
+                continue
             aliased = False  # another frame store (a non-existing frame) still uses the buffer
             for other in self._dpb.stores:
                 if other.timestamp_ns == ts and other is not fs:
