@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -61,11 +62,45 @@ def ns_to_timeval(ns: int) -> tuple[int, int]:
     return sec, rem // NSEC_PER_USEC
 
 
+def _struct_at(members: list[tuple[int, object]], size: int = 0) -> struct.Struct:
+    """A :class:`struct.Struct` reading/writing the ctypes scalar *members* ``(offset, ctype)``
+    at their offsets (native byte order, zero padding between them, up to *size* bytes)."""
+    fmt, pos = "=", 0
+    for off, ctype in sorted(members, key=lambda m: m[0]):
+        n = ctypes.sizeof(ctype)  # type: ignore[arg-type]
+        signed = ctype in (ctypes.c_int32, ctypes.c_long, ctypes.c_int64, ctypes.c_int)
+        fmt += (f"{off - pos}x" if off > pos else "") + ({4: "i", 8: "q"} if signed else {4: "I", 8: "Q"})[n]
+        pos = off + n
+    if size > pos:
+        fmt += f"{size - pos}x"
+    return struct.Struct(fmt)
+
+
+_B, _TV = v.v4l2_buffer, v.v4l2_timeval
+_TS = _B.timestamp.offset
+#: QBUF's v4l2_buffer, every byte: index, type, bytesused, flags, field, timestamp (tv_sec,
+#: tv_usec), memory, m (the planes pointer of a multiplanar queue, else 0), length, request_fd;
+#: timecode, sequence, reserved2 zero
+_QBUF = _struct_at([(_B.index.offset, ctypes.c_uint32), (_B.type.offset, ctypes.c_uint32),
+                    (_B.bytesused.offset, ctypes.c_uint32), (_B.flags.offset, ctypes.c_uint32),
+                    (_B.field.offset, ctypes.c_uint32), (_TS + _TV.tv_sec.offset, ctypes.c_long),
+                    (_TS + _TV.tv_usec.offset, ctypes.c_long), (_B.memory.offset, ctypes.c_uint32),
+                    (_B.m.offset, ctypes.c_void_p), (_B.length.offset, ctypes.c_uint32),
+                    (_B._r.offset, ctypes.c_int32)], ctypes.sizeof(_B))
+#: what DQBUF answers: index, flags, timestamp (tv_sec, tv_usec)
+_DQBUF = _struct_at([(_B.index.offset, ctypes.c_uint32), (_B.flags.offset, ctypes.c_uint32),
+                     (_TS + _TV.tv_sec.offset, ctypes.c_long), (_TS + _TV.tv_usec.offset, ctypes.c_long)])
+#: plane 0 of QBUF's plane array: bytesused, the rest zero
+_PLANE0 = _struct_at([(v.v4l2_plane.bytesused.offset, ctypes.c_uint32)], ctypes.sizeof(v.v4l2_plane))
+_qbuf_into, _dqbuf_from, _plane0_into = _QBUF.pack_into, _DQBUF.unpack_from, _PLANE0.pack_into
+del _B, _TV, _TS
+
+
 class _IoctlArgs:
     """A reusable ``v4l2_buffer`` (+ its plane array) for QBUF/DQBUF, with a copy of its
     freshly built bytes (type, memory, length, m.planes set) to reset it before each use."""
 
-    __slots__ = ("b", "planes", "plane0", "tv", "raw_b", "fresh_b", "raw_p", "fresh_p")
+    __slots__ = ("b", "planes", "plane0", "tv", "raw_b", "fresh_b", "raw_p", "fresh_p", "planes_ptr")
 
     def __init__(self, buf_type: int, memory: int, multiplanar: bool) -> None:
         b = self.b = v.v4l2_buffer()
@@ -75,11 +110,13 @@ class _IoctlArgs:
         self.plane0: v.v4l2_plane | None = None
         self.raw_p: memoryview | None = None
         self.fresh_p = b""
+        self.planes_ptr = 0  # b.m.planes (multiplanar)
         if multiplanar:
             planes = self.planes = (v.v4l2_plane * v.VIDEO_MAX_PLANES)()
             b.m.planes = ctypes.cast(planes, ctypes.POINTER(v.v4l2_plane))
             b.length = v.VIDEO_MAX_PLANES
             self.plane0 = planes[0]
+            self.planes_ptr = ctypes.addressof(planes)
             self.raw_p = memoryview(planes).cast("B")
             self.fresh_p = bytes(self.raw_p)
         self.tv = b.timestamp  # a view into b: b.timestamp.tv_sec without the lookup of b.timestamp
@@ -296,33 +333,36 @@ class Queue:
         spare = self._spare
         try:
             a = spare.pop()
-            a.raw_b[:] = a.fresh_b
-            if a.raw_p is not None:
-                a.raw_p[:] = a.fresh_p
         except IndexError:
             a = _IoctlArgs(self.buf_type, self.memory, self.multiplanar)
-        b = a.b
-        b.index = index
-        b.field = self._field
-        if request_fd is None:
-            b.flags = flags
-        else:
-            b.flags = flags | v.V4L2_BUF_FLAG_REQUEST_FD
-            b.request_fd = request_fd
-        tv = a.tv
         if 0 <= timestamp_ns < 1 << 63:  # ns_to_timeval without the sign handling
             sec, rem = divmod(timestamp_ns, NSEC_PER_SEC)
-            tv.tv_sec = sec
-            tv.tv_usec = rem // NSEC_PER_USEC
+            usec = rem // NSEC_PER_USEC
         else:
-            tv.tv_sec, tv.tv_usec = ns_to_timeval(timestamp_ns)
-        if a.plane0 is not None:
-            b.length = len(buf.plane_lengths)
-            a.plane0.bytesused = bytesused
+            sec, usec = ns_to_timeval(timestamp_ns)
+        if request_fd is None:
+            rfd = 0
         else:
-            b.bytesused = bytesused
+            rfd = request_fd
+            flags |= v.V4L2_BUF_FLAG_REQUEST_FD
+        # every byte of the v4l2_buffer (and of plane 0) in one pack_into: no reset needed
+        raw_p = a.raw_p
         try:
-            self._ioctl_fn(self._fd, v.VIDIOC_QBUF, b)
+            if raw_p is None:
+                _qbuf_into(a.raw_b, 0, index, self.buf_type, bytesused, flags, self._field, sec, usec,
+                           self.memory, 0, 0, rfd)
+            else:
+                n_planes = len(buf.plane_lengths)
+                _qbuf_into(a.raw_b, 0, index, self.buf_type, 0, flags, self._field, sec, usec,
+                           self.memory, a.planes_ptr, n_planes, rfd)
+                if n_planes > 1:
+                    raw_p[:] = a.fresh_p
+                _plane0_into(raw_p, 0, bytesused)
+        except struct.error as e:  # a value out of its C type's range
+            spare.append(a)
+            raise ValueError(f"{self._name} QBUF of buffer {index}: {e}") from None
+        try:
+            self._ioctl_fn(self._fd, v.VIDIOC_QBUF, a.b)
         except V4L2Error as e:
             spare.append(a)
             raise self._qbuf_error(e, index, request_fd) from None
@@ -399,9 +439,8 @@ class Queue:
             if e.errno == errno.EAGAIN:
                 return None
             raise V4L2Error(e.errno, e.op, self._name) from None
-        index = b.index
-        tv = a.tv
-        done = index, (tv.tv_sec * NSEC_PER_SEC + tv.tv_usec * NSEC_PER_USEC) & _U64, b.flags
+        index, flags, sec, usec = _dqbuf_from(a.raw_b)
+        done = index, (sec * NSEC_PER_SEC + usec * NSEC_PER_USEC) & _U64, flags
         spare.append(a)
         if index < len(self.buffers):
             self.buffers[index].state = BUF_FREE
