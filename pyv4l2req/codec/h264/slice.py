@@ -239,17 +239,17 @@ _MEMO_FIELDS: tuple[str, ...] = TAIL_FIELDS[:TAIL_FIELDS.index("slice_qp_delta")
 class _PendingTail(SliceHeader):
     """A :class:`SliceHeader` whose tail has not been parsed yet.
 
-    ``_tail`` = (reader, bit position of direct_spatial_mv_pred_flag, NalUnit, TailMemo or
-    None). Reading a tail attribute (a property of this class, made below for each name of
+    ``_tail`` = (reader class, RBSP bytes read so far and whether they are the whole RBSP,
+    bit position of direct_spatial_mv_pred_flag, NalUnit, TailMemo or None). Reading a tail attribute (a property of this class, made below for each name of
     TAIL_FIELDS) calls :meth:`parse_all`, which parses the tail and changes the object's class
     to :class:`SliceHeader`; on a bitstream error the object stays pending and unchanged.
     """
 
-    _tail: "tuple[BitReader, int, object, TailMemo | None]"
+    _tail: "tuple[type[BitReader], bytes, bool, int, object, TailMemo | None]"
 
     def parse_all(self) -> SliceHeader:
-        r, start, nal, memo = self._tail
-        r.pos = start
+        reader_cls, data, complete, start, nal, memo = self._tail
+        r = reader_cls(data, complete, _WHAT[(self.nal_ref_idc << 5) | self.nal_unit_type], start)
         self.__class__ = SliceHeader  # the tail attributes become writable instance attributes
         try:
             try:
@@ -260,7 +260,6 @@ class _PendingTail(SliceHeader):
         except BaseException:
             _drop_tail(self, memo)
             self.__class__ = _PendingTail
-            r.pos = start
             raise
         self.header_emulation_prevention_bytes = _epb_in_header(nal.data, self.header_bit_size)
         del self._tail
@@ -348,6 +347,109 @@ def _read_weights(r: BitReader, n: int, luma_denom: int, chroma_denom: int | Non
             cw[i] = (w0, w1)
             co[i] = (o0, o1)
     return lf, lw, lo, cf, cw, co
+
+
+#: window of the fast prefix parse: the first bits of the RBSP as one small int
+_WINDOW_BYTES = 12
+
+
+def _fast_prefix(sh: SliceHeader, data: bytes, t: int, ref_idc: int, pps_by_id, sps_by_id) -> int:
+    """:func:`_parse_prefix` on the first ``_WINDOW_BYTES`` of ``data`` with local variables, into
+    ``sh``: returns the bit position after the prefix, or -1 when anything is unusual (the
+    window is too short, a value out of range, an unknown PPS/SPS, rarer syntax): the caller
+    then runs :func:`_parse_prefix` on a new header, which raises the right error (tests
+    compare the two).
+
+    Each read consumes bits from the top of ``w``, the ``L`` bits not yet read of the window:
+    ue(v) = the leading zeros of ``w``, a 1 and as many info bits (9.1).
+    """
+    w = int.from_bytes(data[:_WINDOW_BYTES], "big")
+    L = L0 = min(len(data), _WINDOW_BYTES) << 3
+    # first_mb_in_slice ue(v)
+    n = ((L - w.bit_length()) << 1) + 1
+    if n > L:
+        return -1
+    L -= n
+    first_mb = (w >> L) - 1
+    w &= (1 << L) - 1
+    # slice_type ue(v), max 9
+    n = ((L - w.bit_length()) << 1) + 1
+    if n > L:
+        return -1
+    L -= n
+    slice_type = (w >> L) - 1
+    w &= (1 << L) - 1
+    # pic_parameter_set_id ue(v), max 255
+    n = ((L - w.bit_length()) << 1) + 1
+    if n > L:
+        return -1
+    L -= n
+    ppsid = (w >> L) - 1
+    w &= (1 << L) - 1
+    if first_mb > 0xFFFFFFFE or slice_type > 9:
+        return -1
+    pps = pps_by_id.get(ppsid)
+    if pps is None:
+        return -1
+    sps = sps_by_id.get(pps.seq_parameter_set_id)
+    if sps is None or sps.separate_colour_plane_flag:  # (colour_plane_id: the reader path)
+        return -1
+    idr = 1 if t == 5 else 0
+    sh.nal_unit_type = t
+    sh.nal_ref_idc = ref_idc
+    sh.IdrPicFlag = idr
+    sh.first_mb_in_slice = first_mb
+    sh.slice_type = slice_type
+    sh.pic_parameter_set_id = ppsid
+    sh.pps = pps
+    sh.sps = sps
+    # frame_num u(v)
+    n = sps.log2_max_frame_num_minus4 + 4
+    if n > L:
+        return -1
+    L -= n
+    sh.frame_num = w >> L
+    w &= (1 << L) - 1
+    field = 0
+    if not sps.frame_mbs_only_flag:
+        if L < 2:
+            return -1
+        L -= 1
+        sh.field_pic_flag = field = (w >> L) & 1
+        if field:
+            L -= 1
+            sh.bottom_field_flag = (w >> L) & 1
+        w &= (1 << L) - 1
+    if idr:  # idr_pic_id ue(v), max 65535
+        n = ((L - w.bit_length()) << 1) + 1
+        if n > L:
+            return -1
+        L -= n
+        v = (w >> L) - 1
+        if v > 65535:
+            return -1
+        sh.idr_pic_id = v
+        w &= (1 << L) - 1
+    poc_type = sps.pic_order_cnt_type
+    poc_start = L0 - L
+    if poc_type == 0:
+        n = sps.log2_max_pic_order_cnt_lsb_minus4 + 4
+        if n > L:
+            return -1
+        L -= n
+        sh.pic_order_cnt_lsb = w >> L
+        w &= (1 << L) - 1
+        if pps.bottom_field_pic_order_in_frame_present_flag and not field:
+            return -1  # delta_pic_order_cnt_bottom se(v): the reader path
+    elif poc_type == 1 and not sps.delta_pic_order_always_zero_flag:
+        return -1  # delta_pic_order_cnt[]: the reader path
+    if pps.redundant_pic_cnt_present_flag:
+        return -1  # redundant_pic_cnt: the reader path
+    pos = L0 - L
+    if pos != poc_start:
+        sh.pic_order_cnt_bit_offset = poc_start
+        sh.pic_order_cnt_bit_size = pos - poc_start
+    return pos
 
 
 def _parse_prefix(r: BitReader, sh: SliceHeader, nal_unit_type: int, nal_ref_idc: int, pps_by_id, sps_by_id) -> None:
@@ -662,13 +764,30 @@ def parse_slice_header(
         data, complete = nal.rbsp, True
         lazy = False
         memo = None
+    if tracer is None:
+        sh = _PendingTail() if lazy else SliceHeader()
+        pos = _fast_prefix(sh, data, t, ref_idc, pps_by_id, sps_by_id)
+        if pos >= 0:
+            if lazy:
+                sh._tail = (reader_cls, data, complete, pos, nal, memo)
+                return sh
+            while True:
+                r = reader_cls(data, complete, what, pos)
+                try:
+                    _parse_tail(r, sh, memo)
+                    break
+                except NeedMoreData:  # (the prefix is the same in the whole RBSP)
+                    _drop_tail(sh, memo)
+                    data, complete = nal.rbsp, True
+            sh.header_emulation_prevention_bytes = _epb_in_header(nal.data, sh.header_bit_size)
+            return sh
     while True:
         r = reader_cls(data, complete, what)
         try:
             if lazy:
                 sh = _PendingTail()
                 _parse_prefix(r, sh, t, ref_idc, pps_by_id, sps_by_id)
-                sh._tail = (r, r.pos, nal, memo)
+                sh._tail = (reader_cls, data, complete, r.pos, nal, memo)
                 return sh
             sh = SliceHeader()
             _parse_prefix(r, sh, t, ref_idc, pps_by_id, sps_by_id)

@@ -3,7 +3,8 @@ the short-prefix fast path gives the same result as parsing the whole RBSP (what
 prefix length, also when an emulation prevention byte straddles the cut), the lazy tail gives
 the same header as the eager parse (every slice of every vector and fixture clip) and is not
 parsed by prefix reads, the bit sizes counted with emulation prevention bytes, missing
-parameter sets and malformed headers. Also prints the parse cost per slice header (no timing
+parameter sets and malformed headers, the fast (local-variable) prefix parse against the
+reader-based one. Also prints the parse cost per slice header (no timing
 assertion)."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pyv4l2req.codec.h264 import slice as slice_mod
+from pyv4l2req.codec.h264.bitreader import BitReader
 from pyv4l2req.codec.h264.nal import AccessUnitSplitter, NalUnit, split_annexb
 from pyv4l2req.codec.h264.paramsets import ParameterSets
 from pyv4l2req.codec.h264.slice import (
@@ -258,3 +260,43 @@ def test_parse_cost_report(h264_oracle, tmp_path: Path) -> None:
     per_au = (time.perf_counter() - t) / len(aus)
     print(f"\nslice header parse: {best * 1e6:.1f} us/slice; splitter: {per_au * 1e6:.1f} us/AU")
     assert best > 0 and aus
+
+
+def _check_fast_prefix_equals_reader(data: bytes) -> tuple[int, int]:
+    """(slices, slices the fast prefix took): where it takes one, same elements and position as
+    the reader-based prefix parse over the whole RBSP."""
+    n = fast = 0
+    for nal, pps, sps in _slices_and_sets(data):
+        for prefix_bytes in (slice_mod._WINDOW_BYTES, 3):  # the window, and a window cut short
+            a, b = SliceHeader(), SliceHeader()
+            pos = slice_mod._fast_prefix(a, nal.rbsp[:prefix_bytes], nal.nal_unit_type, nal.nal_ref_idc, pps, sps)
+            if pos < 0:
+                continue
+            r = BitReader(nal.rbsp, True, "test")
+            slice_mod._parse_prefix(r, b, nal.nal_unit_type, nal.nal_ref_idc, pps, sps)
+            assert (vars(a), pos) == (vars(b), r.pos)
+            fast += 1
+        n += 1
+    return n, fast
+
+
+def test_fast_prefix_equals_reader_prefix_on_vectors(h264_vector: Path, vector_data: bytes) -> None:
+    assert _check_fast_prefix_equals_reader(vector_data)[0] > 0
+
+
+def test_fast_prefix_equals_reader_prefix_on_fixtures() -> None:
+    fast = 0
+    for clip in sorted(FIXTURES.glob("*.h264")):
+        fast += _check_fast_prefix_equals_reader(clip.read_bytes())[1]
+    assert fast > 100  # the fast path is the one taken on common streams
+
+
+def test_fast_prefix_declines_unusual_prefixes(h264_oracle) -> None:
+    # unknown PPS, truncated data: -1 (the reader path raises the errors), header untouched
+    data = (FIXTURES / sorted(p.name for p in FIXTURES.glob("*.h264"))[0]).read_bytes()
+    nal, pps, sps = _slices_and_sets(data)[0]
+    sh = SliceHeader()
+    assert slice_mod._fast_prefix(sh, nal.rbsp, nal.nal_unit_type, nal.nal_ref_idc, {}, sps) == -1
+    assert slice_mod._fast_prefix(sh, nal.rbsp[:1], nal.nal_unit_type, nal.nal_ref_idc, pps, sps) == -1
+    assert slice_mod._fast_prefix(sh, b"", nal.nal_unit_type, nal.nal_ref_idc, pps, sps) == -1
+    assert not vars(sh)
