@@ -119,6 +119,8 @@ class DeviceSession:
         self._timeout_ms = max(0, int(round(timeout_s * 1000)))
         #: prepared S_EXT_CTRLS by (scaling matrix, slice params, pred weights) sent
         self._control_sets: dict[tuple[bool, bool, bool], ControlSet] = {}
+        #: those of frame-based mode by "scaling matrix sent" (False, True)
+        self._frame_controls: list[ControlSet | None] = [None, None]
         # the SPS/PPS/scaling matrix dicts of the codec (shared by every picture of a sequence,
         # read-only, see PictureDecode) and their packed bytes
         self._sps_src: object = None
@@ -280,7 +282,9 @@ class DeviceSession:
                     f"a picture with {len(slices)} slices cannot be sent frame-based without start "
                     f"codes (the device could not tell the slices apart): use start code 'annexb' or "
                     f"slice-based decoding")
-            cs = self._controls(matrix is not None, False, False)
+            cs = self._frame_controls[matrix is not None]
+            if cs is None:
+                cs = self._frame_controls[matrix is not None] = self._controls(matrix is not None, False, False)
             payloads = cs.payloads
             payloads[0][:] = self._sps_bytes
             payloads[1][:] = self._pps_bytes

@@ -163,18 +163,21 @@ class ControlSet:
         self._fresh_arr = bytes(self._raw_arr)
         self._ioctl = dev.backend.ioctl
         self._fd = dev.fd
+        self._target: object = ()  # the request_fd of the last apply (() before the first)
 
     def apply(self, request_fd: int | None = None) -> None:
         """VIDIOC_S_EXT_CTRLS of the payloads as they are now, into the media request
         *request_fd* (``V4L2_CTRL_WHICH_REQUEST_VAL``) or, with None, the current values."""
         self._raw_arr[:] = self._fresh_arr
         ec = self._ec
-        if request_fd is None:
-            ec.which = v.V4L2_CTRL_WHICH_CUR_VAL
-            ec.request_fd = 0
-        else:
-            ec.which = v.V4L2_CTRL_WHICH_REQUEST_VAL
-            ec.request_fd = request_fd
+        if request_fd != self._target:  # which/request_fd as the last call left them otherwise
+            if request_fd is None:
+                ec.which = v.V4L2_CTRL_WHICH_CUR_VAL
+                ec.request_fd = 0
+            else:
+                ec.which = v.V4L2_CTRL_WHICH_REQUEST_VAL
+                ec.request_fd = request_fd
+            self._target = request_fd
         try:
             self._ioctl(self._fd, v.VIDIOC_S_EXT_CTRLS, ec)
         except V4L2Error as e:

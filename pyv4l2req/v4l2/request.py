@@ -122,6 +122,7 @@ class Slot:
     request: Request
     in_use: bool = False
     dead: bool = False
+    pool: object = None  # the RequestPool it belongs to (None once discarded)
 
 
 class RequestPool:
@@ -138,7 +139,7 @@ class RequestPool:
         self.losses: list[str] = []
         try:
             for i in range(size):
-                slot = Slot(i, media.alloc_request())
+                slot = Slot(i, media.alloc_request(), pool=self)
                 self._slots.append(slot)
                 self._free.append(slot)
         except BaseException:
@@ -181,6 +182,7 @@ class RequestPool:
     def _drop(self, slot: Slot, reason: str) -> None:
         slot.dead = True
         slot.in_use = False
+        slot.pool = None
         self._slots.remove(slot)
         if slot in self._free:
             self._free.remove(slot)
@@ -198,9 +200,13 @@ class RequestPool:
                 slot.request.close()
             slot.in_use = False
             return
-        self._owned(slot, "release")
+        if slot.pool is not self or not slot.in_use:  # (a slot of this pool is in _slots)
+            self._owned(slot, "release")
+        request = slot.request
         try:
-            slot.request.reinit()
+            if request.closed:
+                request.reinit()  # (raises RequestError)
+            request.backend.ioctl(request.fd, m.MEDIA_REQUEST_IOC_REINIT)  # Request.reinit inline
         except (V4L2Error, RequestError) as e:
             try:
                 slot.request.close()

@@ -14,6 +14,7 @@ import pytest
 from pyv4l2req.errors import V4L2Error
 from pyv4l2req.uapi import controls as C
 from pyv4l2req.uapi import h264 as uh264
+from pyv4l2req.uapi import videodev2 as v
 
 
 def _cycle_with(ctx, cs, ts: int) -> tuple[int, int, int]:
@@ -92,3 +93,46 @@ def test_control_set_takes_compound_controls_only(h264_context):
         ctx.dev.prepare_controls([C.V4L2_CID_STATELESS_H264_DECODE_MODE])
     with pytest.raises(ValueError, match="at least one"):
         ctx.dev.prepare_controls([])
+
+
+def test_control_set_switches_between_current_and_request_values(h264_context):
+    """apply(None) after apply(request fd) and back again: each call reaches its target (the
+    control set only rewrites which/request_fd when the target changes)."""
+    ctx = h264_context(n_cap=1)
+    ctx.setup(4, 4)
+    cids = [cid for cid, _ in ctx.pic.controls]
+    cs = ctx.dev.prepare_controls(cids)
+    dp = cids.index(C.V4L2_CID_STATELESS_H264_DECODE_PARAMS)
+    original = ctx.pic.controls[dp][1]
+
+    def fill(frame_num: int | None = None) -> None:
+        for mv, (_cid, payload) in zip(cs.payloads, ctx.pic.controls):
+            mv[:] = payload
+        if frame_num is not None:
+            values = uh264.unpack(uh264.v4l2_ctrl_h264_decode_params, original)
+            values["frame_num"] = frame_num
+            uh264.pack_into(uh264.v4l2_ctrl_h264_decode_params, cs.payloads[dp], 0, values)
+
+    def current_frame_num() -> int:
+        got = ctx.dev.get_control(C.V4L2_CID_STATELESS_H264_DECODE_PARAMS)
+        return uh264.unpack(uh264.v4l2_ctrl_h264_decode_params, got)["frame_num"]
+
+    seen, real_ioctl = [], cs._ioctl
+
+    def recording(fd, request, ec):  # what reaches the device: the target of each call
+        seen.append((ec.which, ec.request_fd))
+        return real_ioctl(fd, request, ec)
+
+    cs._ioctl = recording
+    for round_ in range(2):
+        fill(5 + round_)
+        cs.apply(None)
+        assert current_frame_num() == 5 + round_
+        fill()
+        _cycle_with(ctx, cs, 1000 * (round_ + 1))  # the request gets the original values
+        fill(9 + round_)
+        cs.apply(None)
+        assert current_frame_num() == 9 + round_
+    cur, req = v.V4L2_CTRL_WHICH_CUR_VAL, v.V4L2_CTRL_WHICH_REQUEST_VAL
+    assert [w for w, _fd in seen] == [cur, req, cur] * 2
+    assert all(fd == 0 for w, fd in seen if w == cur) and all(fd > 0 for w, fd in seen if w == req)
