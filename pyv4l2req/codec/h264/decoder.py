@@ -96,7 +96,10 @@ class PictureDecode:
     structure: int = FRAME          # 1 top field, 2 bottom field, 3 frame
 
 
-@dataclass(frozen=True)
+# PictureOutput and PictureRelease come with (almost) every picture: slots classes, hashable by
+# value like SequenceStart, but not frozen (a frozen dataclass's __init__ costs four times as
+# much). Treat them as read-only.
+@dataclass(slots=True, unsafe_hash=True)
 class PictureOutput:
     timestamp_ns: int
     crop: Crop
@@ -106,7 +109,7 @@ class PictureOutput:
     fields: int = FRAME             # fields decoded (a lone field is output as it is)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, unsafe_hash=True)
 class PictureRelease:
     timestamp_ns: int
 
