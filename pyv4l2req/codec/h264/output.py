@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .dpb import Dpb, FrameStore
+from .dpb import BOTTOM, TOP, Dpb, FrameStore
 
 __all__ = ["OutputQueue", "Action"]
 
@@ -84,7 +84,7 @@ class OutputQueue:
     def enforce_reorder(self) -> None:
         """Output early when more pictures wait than max_num_reorder_frames allows."""
         limit = self.max_num_reorder_frames
-        if limit is None:
+        if limit is None or len(self.dpb.stores) <= limit:  # the candidates are a subset
             return
         cands = self._candidates()
         while len(cands) > limit:
@@ -95,5 +95,12 @@ class OutputQueue:
 
 
 def _output_order(fs: FrameStore) -> tuple[int, int]:
-    """Bumping order: smallest PicOrderCnt first, the first decoded when equal."""
-    return fs.poc, fs.decode_index
+    """Bumping order: smallest PicOrderCnt first, the first decoded when equal.
+    (FrameStore.poc inlined: this key is computed for every candidate of every bump.)"""
+    decoded = fs.decoded
+    top, bottom = fs.top_field_order_cnt, fs.bottom_field_order_cnt
+    if decoded == TOP:
+        return top, fs.decode_index
+    if decoded == BOTTOM:
+        return bottom, fs.decode_index
+    return (top if top <= bottom else bottom), fs.decode_index

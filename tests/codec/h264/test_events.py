@@ -1,4 +1,4 @@
-"""Event classes: PictureOutput / PictureRelease are slots classes (not frozen, for speed) that
+"""Event classes and output order keys: PictureOutput / PictureRelease are slots classes (not frozen, for speed) that
 keep SequenceStart's value semantics: equal and hashable by value."""
 
 from pyv4l2req.codec.h264.decoder import Crop, PictureOutput, PictureRelease
@@ -13,3 +13,15 @@ def test_picture_output_and_release_compare_and_hash_by_value() -> None:
     assert PictureRelease(2000) == PictureRelease(2000)
     assert len({PictureRelease(2000), PictureRelease(2000), PictureRelease(3000)}) == 2
     assert not hasattr(a, "__dict__")  # slots: cheap to create
+
+
+def test_output_order_key_matches_frame_store_poc() -> None:
+    """output._output_order inlines FrameStore.poc: same value for every decoded state."""
+    from pyv4l2req.codec.h264.dpb import FrameStore
+    from pyv4l2req.codec.h264.output import _output_order
+
+    for decoded in (1, 2, 3):
+        for top, bottom in ((4, 5), (5, 4), (6, 6), (-2, 7)):
+            fs = FrameStore(1000, 0, decoded=decoded, top_field_order_cnt=top,
+                            bottom_field_order_cnt=bottom, decode_index=9)
+            assert _output_order(fs) == (fs.poc, 9)
