@@ -341,14 +341,24 @@ def report(repeat: int, streams: list[tuple[str, int, dict[str, dict[str, dict]]
 
 
 def measure(aus: list[bytes], n: int) -> dict[str, dict[str, dict]]:
-    res: dict[str, dict[str, dict]] = {}
-    for mode, slice_controls in (("frame", False), ("slice", True)):
-        res[f"pipeline {mode}"] = best_of(n, lambda: bench_pipeline(aus, mode))
-        if mode == "frame":
-            res["pipeline frame pixels"] = best_of(n, lambda: bench_pipeline(aus, mode, pixels=True))
-        res[f"codec {mode}"] = best_of(n, lambda: bench_codec(aus, slice_controls))
-        res[f"codec parts {mode}"] = best_of(n, lambda: bench_codec(aus, slice_controls, parts=True))
-    return res
+    """Every measurement *n* times, interleaved (one round of all of them, then the next), so
+    that a slow spell of the shared machine hits one round rather than all runs of one row;
+    each row keeps the run with its lowest median."""
+    runs: dict[str, Callable[[], dict[str, dict]]] = {
+        "pipeline frame": lambda: bench_pipeline(aus, "frame"),
+        "pipeline frame pixels": lambda: bench_pipeline(aus, "frame", pixels=True),
+        "pipeline slice": lambda: bench_pipeline(aus, "slice"),
+        "codec frame": lambda: bench_codec(aus, False),
+        "codec slice": lambda: bench_codec(aus, True),
+        "codec parts frame": lambda: bench_codec(aus, False, parts=True),
+        "codec parts slice": lambda: bench_codec(aus, True, parts=True),
+    }
+    results: dict[str, list[dict[str, dict]]] = {k: [] for k in runs}
+    for _ in range(n):
+        for k, run in runs.items():
+            results[k].append(run())
+    return {k: {row: min((r[row] for r in rs), key=lambda s: s.get("median", 0)) for row in rs[0]}
+            for k, rs in results.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
