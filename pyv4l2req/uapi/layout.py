@@ -113,6 +113,19 @@ class _Gen:
         self.consts[name] = value
         return name
 
+    def members_tuple(self, L: list[str], ind: str, var: str, named: list[str]) -> str:
+        """Emit: ``t`` = the values of exactly the members *named* of the plain dict *var*
+        (one itemgetter call), else None (another type, a missing or extra key); then open
+        ``if t is not None:``. Returns the name of ``t``."""
+        getter = self.const(_operator.itemgetter(*named))
+        t = self.var("t")
+        L.append(f"{ind}try:")
+        L.append(f"{ind}    {t} = {getter}({var}) if type({var}) is dict and len({var}) == {len(named)} else None")
+        L.append(f"{ind}except (KeyError, TypeError):")
+        L.append(f"{ind}    {t} = None")
+        L.append(f"{ind}if {t} is not None:")
+        return t
+
     def var(self, prefix: str) -> str:
         self.n += 1
         return f"{prefix}{self.n}"
@@ -206,14 +219,8 @@ class _Gen:
             # dict, a dict subclass whose __missing__ could invent a member) takes the general
             # path below, with its checks and errors.
             fmt = "".join(f"{sub.sizeof()}x" if name == "reserved" else _format(sub, [])[0] for name, sub in fields)
-            getter = self.const(_operator.itemgetter(*named))
             pack_into = self.const(_struct.Struct(order + fmt).pack_into)
-            t = self.var("t")
-            L.append(f"{ind}try:")
-            L.append(f"{ind}    {t} = {getter}({var}) if type({var}) is dict and len({var}) == {len(named)} else None")
-            L.append(f"{ind}except (KeyError, TypeError):")
-            L.append(f"{ind}    {t} = None")
-            L.append(f"{ind}if {t} is not None:")
+            t = self.members_tuple(L, ind, var, named)
             L.append(f"{ind}    {pack_into}(buf, {off}, *{t})")
             L.append(f"{ind}else:")
             ind += "    "
@@ -223,13 +230,7 @@ class _Gen:
             # header) given as a plain dict with exactly its members but "reserved": one
             # itemgetter call for every member, each run of scalars packed with one pack_into
             # (reserved as zero padding), the arrays as below. Any other dict: the checked path.
-            getter = self.const(_operator.itemgetter(*named))
-            t = self.var("t")
-            L.append(f"{ind}try:")
-            L.append(f"{ind}    {t} = {getter}({var}) if type({var}) is dict and len({var}) == {len(named)} else None")
-            L.append(f"{ind}except (KeyError, TypeError):")
-            L.append(f"{ind}    {t} = None")
-            L.append(f"{ind}if {t} is not None:")
+            t = self.members_tuple(L, ind, var, named)
             run_fmt: list[str] = []
             run_args: list[str] = []
             run_at = 0
