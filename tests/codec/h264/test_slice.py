@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pyv4l2req.codec.h264 import slice as slice_mod
+from pyv4l2req.codec.h264 import slice_syntax
 from pyv4l2req.codec.h264.bitreader import BitReader
 from pyv4l2req.codec.h264.nal import AccessUnitSplitter, NalUnit, split_annexb
 from pyv4l2req.codec.h264.paramsets import ParameterSets
@@ -267,13 +268,13 @@ def _check_fast_prefix_equals_reader(data: bytes) -> tuple[int, int]:
     the reader-based prefix parse over the whole RBSP."""
     n = fast = 0
     for nal, pps, sps in _slices_and_sets(data):
-        for prefix_bytes in (slice_mod._WINDOW_BYTES, 3):  # the window, and a window cut short
+        for prefix_bytes in (slice_syntax._WINDOW_BYTES, 3):  # the window, and a window cut short
             a, b = SliceHeader(), SliceHeader()
-            pos = slice_mod._fast_prefix(a, nal.rbsp[:prefix_bytes], nal.nal_unit_type, nal.nal_ref_idc, pps, sps)
+            pos = slice_syntax._fast_prefix(a, nal.rbsp[:prefix_bytes], nal.nal_unit_type, nal.nal_ref_idc, pps, sps)
             if pos < 0:
                 continue
             r = BitReader(nal.rbsp, True, "test")
-            slice_mod._parse_prefix(r, b, nal.nal_unit_type, nal.nal_ref_idc, pps, sps)
+            slice_syntax._parse_prefix(r, b, nal.nal_unit_type, nal.nal_ref_idc, pps, sps)
             assert (vars(a), pos) == (vars(b), r.pos)
             fast += 1
         n += 1
@@ -296,7 +297,7 @@ def test_fast_prefix_declines_unusual_prefixes(h264_oracle) -> None:
     data = (FIXTURES / sorted(p.name for p in FIXTURES.glob("*.h264"))[0]).read_bytes()
     nal, pps, sps = _slices_and_sets(data)[0]
     sh = SliceHeader()
-    assert slice_mod._fast_prefix(sh, nal.rbsp, nal.nal_unit_type, nal.nal_ref_idc, {}, sps) == -1
-    assert slice_mod._fast_prefix(sh, nal.rbsp[:1], nal.nal_unit_type, nal.nal_ref_idc, pps, sps) == -1
-    assert slice_mod._fast_prefix(sh, b"", nal.nal_unit_type, nal.nal_ref_idc, pps, sps) == -1
+    assert slice_syntax._fast_prefix(sh, nal.rbsp, nal.nal_unit_type, nal.nal_ref_idc, {}, sps) == -1
+    assert slice_syntax._fast_prefix(sh, nal.rbsp[:1], nal.nal_unit_type, nal.nal_ref_idc, pps, sps) == -1
+    assert slice_syntax._fast_prefix(sh, b"", nal.nal_unit_type, nal.nal_ref_idc, pps, sps) == -1
     assert not vars(sh)
