@@ -26,10 +26,10 @@ A. **codec layer alone** — the sans-IO part of U: AccessUnitSplitter + H264Dec
 K. **inside the emulated device** (pixels excluded): what the Python "kernel" costs; a real
    kernel does the same ioctls in a few µs each. Not part of the target.
 
-Each measurement runs ``--repeat`` times (default 5) over the whole stream with fresh objects;
-the run with the lowest median is reported, like timeit's best of N (the machine may be
-shared). The numbers go to docs/benchmark.md (``--markdown``). Never a test: timings are not
-asserted anywhere.
+Each measurement runs ``--repeat`` times (default 5) over the whole stream with fresh objects,
+interleaved with the others (see ``measure``); the run with the lowest median is reported,
+like timeit's best of N (the machine may be shared). The numbers go to docs/benchmark.md
+(``--markdown``). Never a test: timings are not asserted anywhere.
 """
 
 from __future__ import annotations
@@ -259,12 +259,6 @@ def bench_pipeline(au_bytes: list[bytes], decode_mode: str, pixels: bool = False
     out: dict[str, dict] = {k: stats_us(v[1:] if k != "copy" else v) for k, v in rows.items() if v}
     out["ioctls"] = ioctls
     return out
-
-
-def best_of(n: int, run: Callable[[], dict[str, dict]]) -> dict[str, dict]:
-    """Each row from the run (of *n*) where that row had the lowest median."""
-    runs = [run() for _ in range(n)]
-    return {k: min((r[k] for r in runs), key=lambda s: s.get("median", 0)) for k in runs[0]}
 
 
 def row(name: str, s: dict[str, float]) -> str:
