@@ -29,6 +29,7 @@ from .sps import SPS
 from ...errors import BitstreamError
 from .slice_syntax import (
     MMCO,
+    END_FIELDS,
     PREFIX_FIELDS,
     SLICE_B,
     SLICE_I,
@@ -42,6 +43,8 @@ from .slice_syntax import (
     _fast_prefix,
     _parse_prefix,
     _parse_tail,
+    _parse_tail_end,
+    _parse_tail_refs_memo,
 )
 
 __all__ = [
@@ -84,6 +87,11 @@ class SliceHeader:
     its attributes, from the saved reader state; afterwards they are plain attributes. A
     malformed tail raises the same :class:`BitstreamError` at that access (and again at every
     later one). :meth:`parse_all` (or ``parse_slice_header(..., lazy=False)``) parses it now.
+    Two exceptions for frame-based decoding, which reads only dec_ref_pic_marking() and
+    slice_group_change_cycle: reading an element of dec_ref_pic_marking() parses the tail up
+    to its end only (an error after it comes with the first read of a later element), and
+    those elements (with slice_group_change_cycle) read as their inferred value without any
+    parsing when the prefix says they are absent (nal_ref_idc 0; no slice group map type 3..5).
 
     (Mechanism: a header with a pending tail is a :class:`_PendingTail`, a subclass whose tail
     attributes are properties that run the tail parse and turn the object into a plain
@@ -205,52 +213,131 @@ class SliceHeader:
         )
 
 
-class _PendingTail(SliceHeader):
-    """A :class:`SliceHeader` whose tail has not been parsed yet.
+#: the two parts of a pending tail (bits of ``_PendingTail._parts``): the elements written by
+#: _parse_tail_refs (direct_spatial_mv_pred_flag ... cabac_init_idc, dec_ref_pic_marking()
+#: and its sizes), then the rest (END_FIELDS: slice_qp_delta ... and header_bit_size)
+_REFS, _END = 1, 2
 
-    ``_tail`` = (reader class, RBSP bytes read so far and whether they are the whole RBSP,
-    bit position of direct_spatial_mv_pred_flag, NalUnit, TailMemo or None). Reading a tail attribute (a property of this class, made below for each name of
-    TAIL_FIELDS) calls :meth:`parse_all`, which parses the tail and changes the object's class
-    to :class:`SliceHeader`; on a bitstream error the object stays pending and unchanged.
+#: the elements of dec_ref_pic_marking(): all that frame-based decoding reads of the tail, so
+#: reading one parses the refs part only; any other tail element parses both parts (slice-
+#: based decoding reads them all)
+_MARKING_FIELDS = (
+    "no_output_of_prior_pics_flag", "long_term_reference_flag", "adaptive_ref_pic_marking_mode_flag",
+    "mmco", "dec_ref_pic_marking_bit_size", "dec_ref_pic_marking_bit_offset",
+)
+
+
+def _no_marking(sh: SliceHeader) -> bool:
+    """dec_ref_pic_marking() is absent: nal_ref_idc is 0 (7.3.3)."""
+    return not sh.nal_ref_idc
+
+
+def _no_change_cycle(sh: SliceHeader) -> bool:
+    """slice_group_change_cycle is absent: no slice group map type 3..5 (7.3.3)."""
+    pps = sh.pps
+    return not (pps.num_slice_groups_minus1 > 0 and 3 <= pps.slice_group_map_type <= 5)
+
+
+#: tail elements whose absence the prefix decides: a pending header reads them as their
+#: inferred value without parsing (frame-based decoding reads them for every picture)
+_IMPLIED_BY_PREFIX = dict.fromkeys(_MARKING_FIELDS, _no_marking)
+_IMPLIED_BY_PREFIX["slice_group_change_cycle"] = _no_change_cycle
+
+
+class _PendingTail(SliceHeader):
+    """A :class:`SliceHeader` whose tail is not (all) parsed yet.
+
+    The tail is parsed in two parts (``_REFS``, ``_END``; ``_parts`` = those still pending),
+    each on the first access to one of its elements; the end part starts where the refs part
+    ends, so it parses that one first. ``_tail`` = (reader class, RBSP bytes read so far and
+    whether they are the whole RBSP, bit position where the pending part starts, NalUnit,
+    TailMemo or None); ``_reader`` the reader of the refs part once parsed. Reading a tail
+    attribute (a property of this class, made below for each name of TAIL_FIELDS) parses its
+    part (none for the elements of ``_IMPLIED_BY_PREFIX`` that the prefix says are absent);
+    once both parts are parsed the object becomes a plain :class:`SliceHeader`. On a
+    bitstream error the part stays pending and its elements unset.
     """
 
     _tail: "tuple[type[BitReader], bytes, bool, int, object, TailMemo | None]"
+    _parts: int = _REFS | _END
+    _reader: "BitReader | None" = None
 
     def parse_all(self) -> SliceHeader:
-        reader_cls, data, complete, start, nal, memo = self._tail
-        r = reader_cls(data, complete, _WHAT[(self.nal_ref_idc << 5) | self.nal_unit_type], start)
+        self._parse(_END)
+        return self
+
+    def _parse(self, part: int) -> None:
+        """Parse the pending parts up to ``part`` (``_REFS`` or ``_END``), in one go."""
+        reader_cls, data, complete, pos, nal, memo = self._tail
+        r = self._reader or reader_cls(data, complete, _WHAT[(self.nal_ref_idc << 5) | self.nal_unit_type], pos)
+        todo = self._parts if part == _END else _REFS
         self.__class__ = SliceHeader  # the tail attributes become writable instance attributes
         try:
-            try:
-                _parse_tail(r, self, memo)
-            except NeedMoreData:  # the reader holds a prefix of the RBSP: read the whole one
-                _drop_tail(self, memo)
-                _parse_tail(type(r)(nal.rbsp, complete=True, what=r.what, pos=start), self, memo)
+            r = _parse_part(r, pos, self, todo, memo, nal)
         except BaseException:
-            _drop_tail(self, memo)
             self.__class__ = _PendingTail
             raise
-        self.header_emulation_prevention_bytes = _epb_in_header(nal.data, self.header_bit_size)
-        del self._tail
-        return self
+        if todo & _END:
+            self.header_emulation_prevention_bytes = _epb_in_header(nal.data, self.header_bit_size)
+            d = self.__dict__
+            for name in ("_tail", "_reader", "_parts"):
+                d.pop(name, None)
+        else:
+            self._tail = (reader_cls, data, complete, r.pos, nal, memo)
+            self._reader = r
+            self._parts = _END
+            self.__class__ = _PendingTail
 
     @property
     def tail_parsed(self) -> bool:
         return False
 
 
-def _drop_tail(sh: SliceHeader, memo: "TailMemo | None") -> None:
-    """Forget the tail elements written by an interrupted tail parse (and the memo of them)."""
-    if memo is not None and memo.source is sh:
+def _parse_part(r: BitReader, pos: int, sh: SliceHeader, part: int, memo: "TailMemo | None", nal) -> BitReader:
+    """Parse tail part ``part`` from bit ``pos``, again over the whole RBSP if ``r`` holds a
+    prefix too short; returns the reader used. On an error the part's elements are dropped."""
+    r.pos = pos
+    try:
+        try:
+            _PARSE_PART[part](r, sh, memo)
+        except NeedMoreData:  # the reader holds a prefix of the RBSP: read the whole one
+            _drop_part(sh, part, memo)
+            r = type(r)(nal.rbsp, True, r.what, pos)
+            _PARSE_PART[part](r, sh, memo)
+    except BaseException:
+        _drop_part(sh, part, memo)
+        raise
+    return r
+
+
+_PARSE_PART = {_REFS: _parse_tail_refs_memo, _END: lambda r, sh, memo: _parse_tail_end(r, sh),
+               _REFS | _END: _parse_tail}
+
+
+def _drop_part(sh: SliceHeader, part: int, memo: "TailMemo | None") -> None:
+    """Forget the elements written by an interrupted parse of tail part(s) ``part`` (and the
+    memo of them)."""
+    names = TAIL_FIELDS
+    if part == _END:
+        names = END_FIELDS
+    elif memo is not None and memo.source is sh:
         memo.source = None
     d = sh.__dict__
-    for name in TAIL_FIELDS:
+    for name in names:
         d.pop(name, None)
 
 
 def _tail_property(name: str) -> property:
+    part = _REFS if name in _MARKING_FIELDS else _END
+    implied = _IMPLIED_BY_PREFIX.get(name)
+    default = getattr(SliceHeader, name, None)  # the inferred value of an absent element
+
     def get(self: _PendingTail):
-        return getattr(self.parse_all(), name)
+        if implied is not None and implied(self):
+            return default
+        if self._parts & part:
+            self._parse(part)
+        return self.__dict__.get(name, default)
 
     def set(self: _PendingTail, value) -> None:
         setattr(self.parse_all(), name, value)
@@ -304,14 +391,7 @@ def parse_slice_header(
             if lazy:
                 sh._tail = (reader_cls, data, complete, pos, nal, memo)
                 return sh
-            while True:
-                r = reader_cls(data, complete, what, pos)
-                try:
-                    _parse_tail(r, sh, memo)
-                    break
-                except NeedMoreData:  # (the prefix is the same in the whole RBSP)
-                    _drop_tail(sh, memo)
-                    data, complete = nal.rbsp, True
+            _parse_part(reader_cls(data, complete, what, pos), pos, sh, _REFS | _END, memo, nal)
             sh.header_emulation_prevention_bytes = _epb_in_header(nal.data, sh.header_bit_size)
             return sh
     while True:

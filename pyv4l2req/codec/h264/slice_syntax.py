@@ -51,6 +51,8 @@ TAIL_FIELDS: tuple[str, ...] = (
 #: the elements written by _parse_tail_refs (reused by TailMemo)
 _MEMO_FIELDS: tuple[str, ...] = TAIL_FIELDS[:TAIL_FIELDS.index("slice_qp_delta")] + (
     "dec_ref_pic_marking_bit_size", "dec_ref_pic_marking_bit_offset")
+#: the elements of the tail after them: written by _parse_tail_end (and the caller)
+END_FIELDS: tuple[str, ...] = tuple(name for name in TAIL_FIELDS if name not in _MEMO_FIELDS)
 
 
 class MissingParameterSet(BitstreamError):
@@ -317,6 +319,12 @@ def _parse_tail(r: BitReader, sh: SliceHeader, memo: TailMemo | None = None) -> 
     bit sizes; header_emulation_prevention_bytes is the caller's. The part up to
     cabac_init_idc is taken from ``memo`` when it applies (see :class:`TailMemo`).
     """
+    _parse_tail_refs_memo(r, sh, memo)
+    _parse_tail_end(r, sh)
+
+
+def _parse_tail_refs_memo(r: BitReader, sh: SliceHeader, memo: TailMemo | None) -> None:
+    """:func:`_parse_tail_refs`, or its part copied from ``memo`` (see :func:`_parse_tail`)."""
     if memo is None:
         _parse_tail_refs(r, sh)
     else:
@@ -353,7 +361,6 @@ def _parse_tail(r: BitReader, sh: SliceHeader, memo: TailMemo | None = None) -> 
             memo.bits = -1
             memo.items = None
             memo.source = sh
-    _parse_tail_end(r, sh)
 
 
 def _memo_bits(memo: TailMemo) -> int:

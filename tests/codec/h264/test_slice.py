@@ -86,6 +86,17 @@ def _check_lazy_equals_eager(data: bytes) -> int:
         assert type(lazy) is SliceHeader and lazy.tail_parsed
         assert _header_dict(lazy) == _header_dict(eager)
         assert [getattr(lazy, k) for k in TAIL_FIELDS] == [getattr(eager, k) for k in TAIL_FIELDS]
+        # dec_ref_pic_marking() reads parse only the first part of the tail (none when the
+        # prefix says it is absent); the rest follows with the first read of another element
+        part = parse_slice_header(NalUnit(nal.nal_unit_type, nal.nal_ref_idc, nal.data), pps, sps)
+        marking = [getattr(part, k) for k in slice_mod._MARKING_FIELDS]
+        assert marking == [getattr(eager, k) for k in slice_mod._MARKING_FIELDS]
+        assert part.slice_group_change_cycle == eager.slice_group_change_cycle
+        assert not part.tail_parsed and not set(slice_mod.END_FIELDS) & set(vars(part))
+        if not nal.nal_ref_idc and not eager.slice_group_change_cycle:
+            assert not set(TAIL_FIELDS) & set(vars(part))
+        assert part.slice_qp_delta == eager.slice_qp_delta and type(part) is SliceHeader
+        assert _header_dict(part) == _header_dict(eager)
         n += 1
     return n
 
@@ -241,6 +252,19 @@ def test_truncated_and_out_of_range_slice_headers(h264_oracle) -> None:
         with pytest.raises(BitstreamError, match=msg):
             sh.parse_all()
         assert not sh.tail_parsed and "num_ref_idx_active_override_flag" not in vars(sh)
+    # an error after dec_ref_pic_marking(): the marking reads succeed, the others raise
+    W = h264_oracle.BitWriter
+    bad_end = NalUnit.from_bytes(b"\x41" + W().ue(0).ue(5).ue(0).u(16, 1).u(16, 1).u(1, 0).u(1, 0)
+                                 .u(1, 0).se(78).trailing().bytes())
+    msg = r"slice_qp_delta = 78 out of range"
+    with pytest.raises(BitstreamError, match=msg):
+        parse_slice_header(bad_end, ps.pps, ps.sps, lazy=False)
+    sh = ps.parse_slice_header(bad_end)
+    assert (sh.dec_ref_pic_marking_bit_size, sh.adaptive_ref_pic_marking_mode_flag, sh.mmco) == (1, 0, ())
+    for _ in range(2):
+        with pytest.raises(BitstreamError, match=msg):
+            sh.header_bit_size
+        assert not sh.tail_parsed and "slice_qp_delta" not in vars(sh) and sh.dec_ref_pic_marking_bit_size == 1
 
 
 def test_parse_cost_report(h264_oracle, tmp_path: Path) -> None:
