@@ -108,6 +108,13 @@ def _read_weights(r: BitReader, n: int, luma_denom: int, chroma_denom: int | Non
     else:
         cd = 1 << chroma_denom
         cf, cw, co = [0] * n, [(cd, cd)] * n, [(0, 0)] * n
+    # all the flags 0 (the usual table): then the entries are just the n (n * 2 with chroma)
+    # flags, i.e. as many zero bits (7.3.3.2); peek is -1 when the data ends before them (a
+    # TracingBitReader reads them one by one: it records every flag)
+    nflags = n if chroma_denom is None else n << 1
+    if type(r) is BitReader and not r.peek(nflags):
+        r.pos += nflags
+        return lf, lw, lo, cf, cw, co
     for i in range(n):
         if u1(n_lf):  # luma_weight_lX_flag
             lf[i] = 1

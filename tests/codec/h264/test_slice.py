@@ -16,7 +16,7 @@ import pytest
 
 from pyv4l2req.codec.h264 import slice as slice_mod
 from pyv4l2req.codec.h264 import slice_syntax
-from pyv4l2req.codec.h264.bitreader import BitReader
+from pyv4l2req.codec.h264.bitreader import BitReader, TracingBitReader
 from pyv4l2req.codec.h264.nal import AccessUnitSplitter, NalUnit, split_annexb
 from pyv4l2req.codec.h264.paramsets import ParameterSets
 from pyv4l2req.codec.h264.slice import (
@@ -110,6 +110,28 @@ def test_lazy_tail_equals_eager_parse_on_fixtures() -> None:
     assert clips
     for clip in clips:
         assert _check_lazy_equals_eager(clip.read_bytes()) > 0, clip
+
+
+def _check_weights_fast_path(data: bytes) -> int:
+    """The pred_weight_table() fast path (all flags 0, BitReader only) gives the headers that
+    reading every flag gives (TracingBitReader); returns the tables that took it."""
+    n = 0
+    for nal, pps, sps in _slices_and_sets(data):
+        fast = parse_slice_header(nal, pps, sps, lazy=False)
+        slow = parse_slice_header(nal, pps, sps, lazy=False, reader_cls=TracingBitReader)
+        assert _header_dict(fast) == _header_dict(slow)
+        if fast.has_pred_weight_table and not any(fast.luma_weight_l0_flag + fast.chroma_weight_l0_flag):
+            n += 1
+    return n
+
+
+def test_weights_fast_path_equals_element_reads_on_vectors(h264_vector: Path, vector_data: bytes) -> None:
+    _check_weights_fast_path(vector_data)
+
+
+def test_weights_fast_path_equals_element_reads_on_fixtures() -> None:
+    # the weighted fixture has tables with and without flags set
+    assert _check_weights_fast_path((FIXTURES / "high_cqm_weighted_160x96.h264").read_bytes()) > 0
 
 
 def _check_memo_equals_plain_parse(data: bytes) -> int:
