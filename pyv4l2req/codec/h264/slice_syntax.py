@@ -9,6 +9,7 @@ They write the elements onto a header object; :mod:`.slice` holds that object
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
 
 from .bitreader import BitReader
@@ -470,6 +471,11 @@ def _parse_tail_end(r: BitReader, sh: SliceHeader) -> None:
         sh.header_bit_size = 8 + r.pos
 
 
+#: MMCO(op, ...) from the tuple of all five fields, without the Python-level
+#: NamedTuple.__new__ (a third of the cost of the loop below)
+_mmco = partial(tuple.__new__, MMCO)
+
+
 def _read_mmcos(r: BitReader) -> list[MMCO]:
     """The memory_management_control_operation loop of dec_ref_pic_marking() (7.3.3.3)."""
     ue = r.ue
@@ -479,18 +485,18 @@ def _read_mmcos(r: BitReader) -> list[MMCO]:
         if op == 0:
             return ops
         if op == 1:  # difference_of_pic_nums_minus1
-            ops.append(MMCO(1, ue("difference_of_pic_nums_minus1")))
+            ops.append(_mmco((1, ue("difference_of_pic_nums_minus1"), 0, 0, 0)))
         elif op == 2:  # long_term_pic_num
-            ops.append(MMCO(2, 0, ue("long_term_pic_num")))
+            ops.append(_mmco((2, 0, ue("long_term_pic_num"), 0, 0)))
         elif op == 3:  # difference_of_pic_nums_minus1, long_term_frame_idx
             d = ue("difference_of_pic_nums_minus1")
-            ops.append(MMCO(3, d, 0, ue("long_term_frame_idx", 31)))
+            ops.append(_mmco((3, d, 0, ue("long_term_frame_idx", 31), 0)))
         elif op == 4:  # max_long_term_frame_idx_plus1
-            ops.append(MMCO(4, 0, 0, 0, ue("max_long_term_frame_idx_plus1", 32)))
+            ops.append(_mmco((4, 0, 0, 0, ue("max_long_term_frame_idx_plus1", 32))))
         elif op == 5:
-            ops.append(MMCO(5))
+            ops.append(_mmco((5, 0, 0, 0, 0)))
         else:  # 6: long_term_frame_idx
-            ops.append(MMCO(6, 0, 0, ue("long_term_frame_idx", 31)))
+            ops.append(_mmco((6, 0, 0, ue("long_term_frame_idx", 31), 0)))
         if len(ops) > 66:
             raise r.error("memory_management_control_operation", "list longer than 66 operations")
 

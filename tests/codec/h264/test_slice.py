@@ -347,3 +347,15 @@ def test_fast_prefix_declines_unusual_prefixes(h264_oracle) -> None:
     assert slice_syntax._fast_prefix(sh, nal.rbsp[:1], nal.nal_unit_type, nal.nal_ref_idc, pps, sps) == -1
     assert slice_syntax._fast_prefix(sh, b"", nal.nal_unit_type, nal.nal_ref_idc, pps, sps) == -1
     assert not vars(sh)
+
+
+def test_mmco_loop_builds_the_named_tuples(h264_oracle) -> None:
+    """_read_mmcos makes its MMCOs with tuple.__new__: the same values as MMCO(...)."""
+    W = h264_oracle.BitWriter
+    bits = W().ue(1).ue(4).ue(2).ue(9).ue(3).ue(5).ue(7).ue(4).ue(3).ue(5).ue(6).ue(2).ue(0).trailing().bytes()
+    r = BitReader(bits)
+    ops = slice_syntax._read_mmcos(r)
+    expected = [slice_syntax.MMCO(1, 4), slice_syntax.MMCO(2, 0, 9), slice_syntax.MMCO(3, 5, 0, 7),
+                slice_syntax.MMCO(4, 0, 0, 0, 3), slice_syntax.MMCO(5), slice_syntax.MMCO(6, 0, 0, 2)]
+    assert ops == expected and all(type(op) is slice_syntax.MMCO for op in ops)
+    assert [op._asdict() for op in ops] == [op._asdict() for op in expected]
