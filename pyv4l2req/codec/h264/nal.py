@@ -290,7 +290,7 @@ class AccessUnitSplitter:
         # offsets in ``data`` just after each start code (0x000001); the first may straddle
         # the previous chunk (its first bytes among the last two bytes of ``tail``)
         ends = [m.end() for m in _START_RE.finditer(data)]
-        if tail:
+        if tail and not tail[-1]:  # (a straddling start code leaves 0x00 at the end of tail)
             k = min(len(tail), 2)
             i = (bytes(tail[-k:]) + data[:2]).find(_START)
             if 0 <= i < k:
