@@ -359,3 +359,24 @@ def test_mmco_loop_builds_the_named_tuples(h264_oracle) -> None:
                 slice_syntax.MMCO(4, 0, 0, 0, 3), slice_syntax.MMCO(5), slice_syntax.MMCO(6, 0, 0, 2)]
     assert ops == expected and all(type(op) is slice_syntax.MMCO for op in ops)
     assert [op._asdict() for op in ops] == [op._asdict() for op in expected]
+
+
+def test_slice_group_change_cycle_of_a_pending_header(h264_oracle) -> None:
+    """slice_group_change_cycle is read from the tail with slice group map type 3..5 (and
+    implied 0 without parsing otherwise, see _check_lazy_equals_eager); no vector has it."""
+    W = h264_oracle.BitWriter
+    nals = split_annexb(_epb_stream(W))
+    ps = ParameterSets()
+    ps.add_sps(nals[0])
+    # PPS 0 with 2 slice groups, slice_group_map_type 3 (box-out), change rate 1
+    pps = W().ue(0).ue(0).u(1, 0).u(1, 0).ue(1).ue(3).u(1, 0).ue(0).ue(0).ue(0).u(1, 0).u(2, 0) \
+        .se(0).se(0).se(0).u(1, 0).u(1, 0).u(1, 0).trailing().bytes()
+    ps.add_pps(NalUnit.from_bytes(b"\x68" + pps))
+    # P slice (nal_ref_idc 2): ..., slice_qp_delta 0, slice_group_change_cycle u(4) (12 map units) = 5
+    sl = W().ue(0).ue(5).ue(0).u(16, 1).u(16, 1).u(1, 0).u(1, 0).u(1, 0).se(0).u(4, 5).u(16, 0x00A5).bytes()
+    nal = NalUnit.from_bytes(b"\x41" + sl)
+    eager = parse_slice_header(nal, ps.pps, ps.sps, lazy=False)
+    assert eager.slice_group_change_cycle == 5
+    lazy = ps.parse_slice_header(NalUnit.from_bytes(b"\x41" + sl))
+    assert not lazy.tail_parsed and lazy.slice_group_change_cycle == 5 and lazy.tail_parsed
+    assert _header_dict(lazy) == _header_dict(eager)
