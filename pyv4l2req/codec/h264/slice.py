@@ -93,9 +93,10 @@ class SliceHeader:
     those elements (with slice_group_change_cycle) read as their inferred value without any
     parsing when the prefix says they are absent (nal_ref_idc 0; no slice group map type 3..5).
 
-    (Mechanism: a header with a pending tail is a :class:`_PendingTail`, a subclass whose tail
-    attributes are properties that run the tail parse and turn the object into a plain
-    ``SliceHeader``, like ``importlib.util.LazyLoader``'s modules. Prefix reads and reads of
+    (Mechanism: a header with a pending tail is a :class:`_PendingTail`, or a
+    :class:`_PendingEnd` once only the part after dec_ref_pic_marking() is pending: subclasses
+    whose pending tail attributes are properties that run the tail parse and in the end turn
+    the object into a plain ``SliceHeader``, like ``importlib.util.LazyLoader``'s modules. Prefix reads and reads of
     parsed headers are therefore plain attribute reads; absent tail elements are the class
     attributes below.)
     """
@@ -213,7 +214,7 @@ class SliceHeader:
         )
 
 
-#: the two parts of a pending tail (bits of ``_PendingTail._parts``): the elements written by
+#: the two parts of a pending tail (bits; see :class:`_PendingEnd`): the elements written by
 #: _parse_tail_refs (direct_spatial_mv_pred_flag ... cabac_init_idc, dec_ref_pic_marking()
 #: and its sizes), then the rest (END_FIELDS: slice_qp_delta ... and header_bit_size)
 _REFS, _END = 1, 2
@@ -244,22 +245,24 @@ _IMPLIED_BY_PREFIX = dict.fromkeys(_MARKING_FIELDS, _no_marking)
 _IMPLIED_BY_PREFIX["slice_group_change_cycle"] = _no_change_cycle
 
 
-class _PendingTail(SliceHeader):
-    """A :class:`SliceHeader` whose tail is not (all) parsed yet.
+class _PendingEnd(SliceHeader):
+    """A :class:`SliceHeader` whose tail is not (all) parsed yet: the end part is pending.
 
-    The tail is parsed in two parts (``_REFS``, ``_END``; ``_parts`` = those still pending),
-    each on the first access to one of its elements; the end part starts where the refs part
-    ends, so it parses that one first. ``_tail`` = (reader class, RBSP bytes read so far and
-    whether they are the whole RBSP, bit position where the pending part starts, NalUnit,
-    TailMemo or None); ``_reader`` the reader of the refs part once parsed. Reading a tail
-    attribute (a property of this class, made below for each name of TAIL_FIELDS) parses its
-    part (none for the elements of ``_IMPLIED_BY_PREFIX`` that the prefix says are absent);
-    once both parts are parsed the object becomes a plain :class:`SliceHeader`. On a
-    bitstream error the part stays pending and its elements unset.
+    The tail is parsed in two parts (``_REFS``, ``_END``), each on the first access to one of
+    its elements; the end part starts where the refs part ends, so it parses that one first.
+    A header with both parts pending is a :class:`_PendingTail`, one with the end part
+    pending a :class:`_PendingEnd`: reading an element of a pending part (a property of the
+    class, made below) parses it (not for the elements of ``_IMPLIED_BY_PREFIX`` that the
+    prefix says are absent), the other elements are plain attributes. Once both parts are
+    parsed the object becomes a plain :class:`SliceHeader`. On a bitstream error the part
+    stays pending and its elements unset.
+
+    ``_tail`` = (reader class, RBSP bytes read so far and whether they are the whole RBSP,
+    bit position where the pending part starts, NalUnit, TailMemo or None); ``_reader`` the
+    reader of the refs part once parsed.
     """
 
     _tail: "tuple[type[BitReader], bytes, bool, int, object, TailMemo | None]"
-    _parts: int = _REFS | _END
     _reader: "BitReader | None" = None
 
     def parse_all(self) -> SliceHeader:
@@ -268,29 +271,33 @@ class _PendingTail(SliceHeader):
 
     def _parse(self, part: int) -> None:
         """Parse the pending parts up to ``part`` (``_REFS`` or ``_END``), in one go."""
+        cls = type(self)
         reader_cls, data, complete, pos, nal, memo = self._tail
         r = self._reader or reader_cls(data, complete, _WHAT[(self.nal_ref_idc << 5) | self.nal_unit_type], pos)
-        todo = self._parts if part == _END else _REFS
+        todo = _END if cls is _PendingEnd else _REFS | part
         self.__class__ = SliceHeader  # the tail attributes become writable instance attributes
         try:
             r = _parse_part(r, pos, self, todo, memo, nal)
         except BaseException:
-            self.__class__ = _PendingTail
+            self.__class__ = cls
             raise
         if todo & _END:
             self.header_emulation_prevention_bytes = _epb_in_header(nal.data, self.header_bit_size)
             d = self.__dict__
-            for name in ("_tail", "_reader", "_parts"):
-                d.pop(name, None)
+            d.pop("_tail", None)
+            d.pop("_reader", None)
         else:
             self._tail = (reader_cls, data, complete, r.pos, nal, memo)
             self._reader = r
-            self._parts = _END
-            self.__class__ = _PendingTail
+            self.__class__ = _PendingEnd
 
     @property
     def tail_parsed(self) -> bool:
         return False
+
+
+class _PendingTail(_PendingEnd):
+    """A :class:`SliceHeader` whose tail is not parsed yet (see :class:`_PendingEnd`)."""
 
 
 def _parse_part(r: BitReader, pos: int, sh: SliceHeader, part: int, memo: "TailMemo | None", nal) -> BitReader:
@@ -332,21 +339,20 @@ def _tail_property(name: str) -> property:
     implied = _IMPLIED_BY_PREFIX.get(name)
     default = getattr(SliceHeader, name, None)  # the inferred value of an absent element
 
-    def get(self: _PendingTail):
+    def get(self: _PendingEnd):
         if implied is not None and implied(self):
             return default
-        if self._parts & part:
-            self._parse(part)
+        self._parse(part)
         return self.__dict__.get(name, default)
 
-    def set(self: _PendingTail, value) -> None:
+    def set(self: _PendingEnd, value) -> None:
         setattr(self.parse_all(), name, value)
 
     return property(get, set, doc=f"{name} (parses the pending slice header tail)")
 
 
 for _name in TAIL_FIELDS:
-    setattr(_PendingTail, _name, _tail_property(_name))
+    setattr(_PendingEnd if _name in END_FIELDS else _PendingTail, _name, _tail_property(_name))
 del _name
 
 

@@ -95,6 +95,10 @@ def _check_lazy_equals_eager(data: bytes) -> int:
         assert not part.tail_parsed and not set(slice_mod.END_FIELDS) & set(vars(part))
         if not nal.nal_ref_idc and not eager.slice_group_change_cycle:
             assert not set(TAIL_FIELDS) & set(vars(part))
+        else:  # the refs part is parsed: its elements are plain reads, the end still pending
+            refs = [k for k in TAIL_FIELDS if k not in slice_mod.END_FIELDS]
+            assert [getattr(part, k) for k in refs] == [getattr(eager, k) for k in refs]
+            assert not part.tail_parsed and not set(slice_mod.END_FIELDS) & set(vars(part))
         assert part.slice_qp_delta == eager.slice_qp_delta and type(part) is SliceHeader
         assert _header_dict(part) == _header_dict(eager)
         n += 1
