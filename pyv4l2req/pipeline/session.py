@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import collections
 import time
-from dataclasses import dataclass
 from typing import Sequence
 
 from ..codec.h264 import decoder as h264dec
@@ -40,6 +39,7 @@ from ..v4l2.request import RequestPool
 from .frames import SUPPORTED_CAPTURE_FORMATS, Crop, Frame, capture_to_frame, nv12_views
 
 ANNEXB_START = b"\x00\x00\x01"
+_HOLD = v.V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF
 _SPS, _PPS = C.V4L2_CID_STATELESS_H264_SPS, C.V4L2_CID_STATELESS_H264_PPS
 _DECODE_PARAMS, _SCALING_MATRIX = C.V4L2_CID_STATELESS_H264_DECODE_PARAMS, C.V4L2_CID_STATELESS_H264_SCALING_MATRIX
 _SLICE_PARAMS, _PRED_WEIGHTS = C.V4L2_CID_STATELESS_H264_SLICE_PARAMS, C.V4L2_CID_STATELESS_H264_PRED_WEIGHTS
@@ -90,12 +90,10 @@ def open_device(device: str, *, backend: Backend | None = None, decode_mode: str
                          timeout_s=timeout_s, notice=notice)
 
 
-@dataclass(slots=True)
-class _Job:
-    slot: object
-    out_index: int
-    timestamp_ns: int
-    holds: bool  # the CAPTURE buffer stays with the device after this request
+# A request in flight (``DeviceSession._jobs``) is the plain tuple (slot, OUTPUT index,
+# timestamp_ns, holds): *holds* when the CAPTURE buffer stays with the device after it
+# (HOLD_CAPTURE_BUF). A tuple, not a dataclass: one per request, made and read on the hot path.
+_JOB_HOLDS = 3
 
 
 class DeviceSession:
@@ -136,7 +134,7 @@ class DeviceSession:
         self._pending_seq: h264dec.SequenceStart | None = None
         self._seq: h264dec.SequenceStart | None = None
         self._free_out: list[int] = []
-        self._jobs: collections.deque[_Job] = collections.deque()
+        self._jobs: collections.deque[tuple[object, int, int, bool]] = collections.deque()
         self._decoded: dict[int, tuple[int, bool]] = {}  # ts -> (capture index, error)
         self._release_pending: set[int] = set()
         self._corrupt: set[int] = set()
@@ -223,7 +221,8 @@ class DeviceSession:
         self._free_out = list(range(len(self.out_q.buffers)))
         self._out_planes = [b.planes[0] for b in self.out_q.buffers]
         self._out_qbuf, self._out_dqbuf = self.out_q.qbuf_fd, self.out_q.dqbuf_raw
-        self._cap_dqbuf = self.cap_q.dqbuf_raw
+        self._cap_qbuf, self._cap_dqbuf = self.cap_q.qbuf_fd, self.cap_q.dqbuf_raw
+        self._pool_free = self.pool.free_slots  # (the same list for the pool's lifetime)
         self._cap_views = [None] * len(self.cap_q.buffers)
         self.out_q.streamon()
         self.cap_q.streamon()
@@ -273,7 +272,7 @@ class DeviceSession:
             self._matrix_bytes = self._pack_cache.pack(uh264.v4l2_ctrl_h264_scaling_matrix, matrix)
             self._matrix_src = matrix
         ts = pic.timestamp_ns
-        self._refs[ts] = tuple(pic.reference_timestamps)
+        self._refs[ts] = pic.reference_timestamps  # a tuple (PictureDecode): kept as it is
         hold_picture = self._supports_hold and bool(pic.is_first_field)
         slices = pic.slices
         if self.frame_based:
@@ -332,11 +331,10 @@ class DeviceSession:
     def _queue_job(self, slices: "Sequence[h264dec.SliceJob]", cs: ControlSet, ts: int, holds: bool) -> None:
         """One request: *slices* (with start codes in Annex B mode) in a free OUTPUT buffer,
         the controls of *cs* as they are filled now, QBUF, QUEUE."""
-        assert self.out_q is not None and self.pool is not None
-        free_out, pool = self._free_out, self.pool
-        while not free_out or pool.available == 0:
+        free_out, pool, pool_free = self._free_out, self.pool, self._pool_free
+        while not free_out or not pool_free:  # (submit checked that we are configured)
             self._reap_one()
-        if self._cap_queued == 0 and not any(not j.holds for j in self._jobs):
+        if self._cap_queued == 0 and not any(not j[_JOB_HOLDS] for j in self._jobs):
             raise DecodeError(f"no free CAPTURE buffer ({len(self.cap_q.buffers)} allocated, all held)")
         idx = free_out.pop()
         mv = self._out_planes[idx]
@@ -364,44 +362,43 @@ class DeviceSession:
         request = slot.request
         try:
             cs.apply(request.fd)
-            self._out_qbuf(idx, pos, ts, request.fd, v.V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF if holds else 0)
+            self._out_qbuf(idx, pos, ts, request.fd, _HOLD if holds else 0)
             request.queue()
         except V4L2Error as e:
             pool.release(slot)
             free_out.append(idx)
             raise DecodeError(f"queueing the request for picture ts={ts} failed: {e}") from e
-        self._jobs.append(_Job(slot, idx, ts, holds))
+        self._jobs.append((slot, idx, ts, holds))
 
     def _reap_one(self) -> None:
         """Wait for the oldest request and dequeue what it finished."""
-        assert self.out_q is not None and self.cap_q is not None and self.pool is not None
         if not self._jobs:
             raise DecodeError("internal: waiting with no request in flight")
-        job = self._jobs.popleft()
-        slot = job.slot
+        slot, _, job_ts, holds = self._jobs.popleft()
+        pool = self.pool
         try:
             slot.request.wait_ms(self._timeout_ms)
         except RequestError:
-            self.pool.discard(slot)  # its OUTPUT buffer is in an unknown state
+            pool.discard(slot)  # its OUTPUT buffer is in an unknown state
             raise
         done = self._out_dqbuf()
         if done is None:
-            self.pool.discard(slot)
-            raise DecodeError(f"request for ts={job.timestamp_ns} completed but no OUTPUT buffer came back")
+            pool.discard(slot)
+            raise DecodeError(f"request for ts={job_ts} completed but no OUTPUT buffer came back")
         self._free_out.append(done[0])
-        self.pool.release(slot)
-        if job.holds:
+        pool.release(slot)
+        if holds:
             return
         # The CAPTURE buffer of this picture (and any held one before it) comes back now.
         decoded = self._decoded
         deadline = None
-        while job.timestamp_ns not in decoded:
+        while job_ts not in decoded:
             cap = self._cap_dqbuf()
             if cap is None:
                 if deadline is None:
                     deadline = time.monotonic() + self.timeout_s
                 elif time.monotonic() > deadline:
-                    raise DecodeError(f"CAPTURE buffer for ts={job.timestamp_ns} never came back")
+                    raise DecodeError(f"CAPTURE buffer for ts={job_ts} never came back")
                 self.backend.poll([(self.dev.fd, 0x001)], 10)
                 continue
             index, ts, flags = cap
@@ -456,7 +453,7 @@ class DeviceSession:
         self._refs.pop(ts, None)
         self._corrupt.discard(ts)
         try:
-            self.cap_q.qbuf(entry[0])
+            self._cap_qbuf(entry[0], 0, 0, None, 0)  # = cap_q.qbuf(index): no payload, request
         except V4L2Error as e:
             # The buffer stays with us; decoding goes on with one CAPTURE buffer fewer (the pool
             # has slack). When none is left, _queue_job reports it.

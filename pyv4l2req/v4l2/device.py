@@ -121,6 +121,7 @@ class Rect:
 
 
 ControlValue = int | bytes
+_VIDIOC_S_EXT_CTRLS = v.VIDIOC_S_EXT_CTRLS
 
 
 class ControlSet:
@@ -170,16 +171,18 @@ class ControlSet:
         *request_fd* (``V4L2_CTRL_WHICH_REQUEST_VAL``) or, with None, the current values."""
         self._raw_arr[:] = self._fresh_arr
         ec = self._ec
-        if request_fd != self._target:  # which/request_fd as the last call left them otherwise
+        target = self._target
+        if request_fd != target:  # which/request_fd as the last call left them otherwise
             if request_fd is None:
                 ec.which = v.V4L2_CTRL_WHICH_CUR_VAL
                 ec.request_fd = 0
             else:
-                ec.which = v.V4L2_CTRL_WHICH_REQUEST_VAL
+                if target is None or target == ():  # (a decoder's requests take turns: only
+                    ec.which = v.V4L2_CTRL_WHICH_REQUEST_VAL  # request_fd changes then)
                 ec.request_fd = request_fd
             self._target = request_fd
         try:
-            self._ioctl(self._fd, v.VIDIOC_S_EXT_CTRLS, ec)
+            self._ioctl(self._fd, _VIDIOC_S_EXT_CTRLS, ec)
         except V4L2Error as e:
             raise self.dev._controls_error(e, self.cids, ec, request_fd is not None) from None
 

@@ -76,58 +76,69 @@ def _struct_at(members: list[tuple[int, object]], size: int = 0) -> struct.Struc
     return struct.Struct(fmt)
 
 
+class _BufferAndPlanes(ctypes.Structure):
+    """A multiplanar queue's ``v4l2_buffer`` with its plane array right behind it, in one
+    block: one ``pack_into`` (QBUF) or one copy (reset before DQBUF) covers both."""
+
+    _fields_ = [("b", v.v4l2_buffer), ("planes", v.v4l2_plane * v.VIDEO_MAX_PLANES)]
+
+
 _B, _TV = v.v4l2_buffer, v.v4l2_timeval
 _TS = _B.timestamp.offset
+_QBUF_MEMBERS = [(_B.index.offset, ctypes.c_uint32), (_B.type.offset, ctypes.c_uint32),
+                 (_B.bytesused.offset, ctypes.c_uint32), (_B.flags.offset, ctypes.c_uint32),
+                 (_B.field.offset, ctypes.c_uint32), (_TS + _TV.tv_sec.offset, ctypes.c_long),
+                 (_TS + _TV.tv_usec.offset, ctypes.c_long), (_B.memory.offset, ctypes.c_uint32),
+                 (_B.m.offset, ctypes.c_void_p), (_B.length.offset, ctypes.c_uint32),
+                 (_B._r.offset, ctypes.c_int32)]
 #: QBUF's v4l2_buffer, every byte: index, type, bytesused, flags, field, timestamp (tv_sec,
 #: tv_usec), memory, m (the planes pointer of a multiplanar queue, else 0), length, request_fd;
 #: timecode, sequence, reserved2 zero
-_QBUF = _struct_at([(_B.index.offset, ctypes.c_uint32), (_B.type.offset, ctypes.c_uint32),
-                    (_B.bytesused.offset, ctypes.c_uint32), (_B.flags.offset, ctypes.c_uint32),
-                    (_B.field.offset, ctypes.c_uint32), (_TS + _TV.tv_sec.offset, ctypes.c_long),
-                    (_TS + _TV.tv_usec.offset, ctypes.c_long), (_B.memory.offset, ctypes.c_uint32),
-                    (_B.m.offset, ctypes.c_void_p), (_B.length.offset, ctypes.c_uint32),
-                    (_B._r.offset, ctypes.c_int32)], ctypes.sizeof(_B))
+_QBUF = _struct_at(_QBUF_MEMBERS, ctypes.sizeof(_B))
+#: the same for a multiplanar queue's _BufferAndPlanes up to the end of plane 0: plane 0's
+#: bytesused, its other bytes zero (the planes after it: see qbuf_fd)
+_QBUF_MP = _struct_at(_QBUF_MEMBERS + [(_BufferAndPlanes.planes.offset + v.v4l2_plane.bytesused.offset,
+                                        ctypes.c_uint32)],
+                      _BufferAndPlanes.planes.offset + ctypes.sizeof(v.v4l2_plane))
 #: what DQBUF answers: index, flags, timestamp (tv_sec, tv_usec)
 _DQBUF = _struct_at([(_B.index.offset, ctypes.c_uint32), (_B.flags.offset, ctypes.c_uint32),
                      (_TS + _TV.tv_sec.offset, ctypes.c_long), (_TS + _TV.tv_usec.offset, ctypes.c_long)])
-#: plane 0 of QBUF's plane array: bytesused, the rest zero
-_PLANE0 = _struct_at([(v.v4l2_plane.bytesused.offset, ctypes.c_uint32)], ctypes.sizeof(v.v4l2_plane))
-_qbuf_into, _dqbuf_from, _plane0_into = _QBUF.pack_into, _DQBUF.unpack_from, _PLANE0.pack_into
-del _B, _TV, _TS
+_qbuf_into, _qbuf_mp_into, _dqbuf_from = _QBUF.pack_into, _QBUF_MP.pack_into, _DQBUF.unpack_from
+del _B, _TV, _TS, _QBUF_MEMBERS
+_VIDIOC_QBUF, _VIDIOC_DQBUF, _FLAG_REQUEST_FD = v.VIDIOC_QBUF, v.VIDIOC_DQBUF, v.V4L2_BUF_FLAG_REQUEST_FD
 
 
 class _IoctlArgs:
-    """A reusable ``v4l2_buffer`` (+ its plane array) for QBUF/DQBUF, with a copy of its
-    freshly built bytes (type, memory, length, m.planes set) to reset it before each use."""
+    """A reusable ``v4l2_buffer`` (+ its plane array, in the same block) for QBUF/DQBUF, with a
+    copy of its freshly built bytes (type, memory, length, m.planes set) to reset it before
+    each use. ``raw_b``/``fresh_b`` cover the plane array too."""
 
-    __slots__ = ("b", "planes", "plane0", "tv", "raw_b", "fresh_b", "raw_p", "fresh_p", "planes_ptr")
+    __slots__ = ("b", "planes", "plane0", "tv", "raw_b", "fresh_b", "planes_ptr", "_block")
 
     def __init__(self, buf_type: int, memory: int, multiplanar: bool) -> None:
-        b = self.b = v.v4l2_buffer()
-        b.type = buf_type
-        b.memory = memory
         self.planes: ctypes.Array | None = None
         self.plane0: v.v4l2_plane | None = None
-        self.raw_p: memoryview | None = None
-        self.fresh_p = b""
         self.planes_ptr = 0  # b.m.planes (multiplanar)
         if multiplanar:
-            planes = self.planes = (v.v4l2_plane * v.VIDEO_MAX_PLANES)()
+            block = self._block = _BufferAndPlanes()
+            b = self.b = block.b  # (views into block)
+            planes = self.planes = block.planes
             b.m.planes = ctypes.cast(planes, ctypes.POINTER(v.v4l2_plane))
             b.length = v.VIDEO_MAX_PLANES
             self.plane0 = planes[0]
             self.planes_ptr = ctypes.addressof(planes)
-            self.raw_p = memoryview(planes).cast("B")
-            self.fresh_p = bytes(self.raw_p)
+        else:
+            block = self._block = self.b = v.v4l2_buffer()
+            b = block
+        b.type = buf_type
+        b.memory = memory
         self.tv = b.timestamp  # a view into b: b.timestamp.tv_sec without the lookup of b.timestamp
-        self.raw_b = memoryview(b).cast("B")
+        self.raw_b = memoryview(block).cast("B")
         self.fresh_b = bytes(self.raw_b)
 
     def reset(self) -> None:
-        """Back to the freshly built bytes (two memoryview copies)."""
+        """Back to the freshly built bytes (one memoryview copy)."""
         self.raw_b[:] = self.fresh_b
-        if self.raw_p is not None:
-            self.raw_p[:] = self.fresh_p
 
 
 @dataclass(slots=True)
@@ -344,25 +355,24 @@ class Queue:
             rfd = 0
         else:
             rfd = request_fd
-            flags |= v.V4L2_BUF_FLAG_REQUEST_FD
-        # every byte of the v4l2_buffer (and of plane 0) in one pack_into: no reset needed
-        raw_p = a.raw_p
+            flags |= _FLAG_REQUEST_FD
+        # every byte of the v4l2_buffer (and of its plane array) in one pack_into: no reset needed
+        planes_ptr = a.planes_ptr
         try:
-            if raw_p is None:
+            if not planes_ptr:
                 _qbuf_into(a.raw_b, 0, index, self.buf_type, bytesused, flags, self._field, sec, usec,
                            self.memory, 0, 0, rfd)
             else:
                 n_planes = len(buf.plane_lengths)
-                _qbuf_into(a.raw_b, 0, index, self.buf_type, 0, flags, self._field, sec, usec,
-                           self.memory, a.planes_ptr, n_planes, rfd)
-                if n_planes > 1:
-                    raw_p[:] = a.fresh_p
-                _plane0_into(raw_p, 0, bytesused)
+                if n_planes > 1:  # planes 1.. as sent: zero (the kernel reads n_planes of them)
+                    a.raw_b[:] = a.fresh_b
+                _qbuf_mp_into(a.raw_b, 0, index, self.buf_type, 0, flags, self._field, sec, usec,
+                              self.memory, planes_ptr, n_planes, rfd, bytesused)
         except struct.error as e:  # a value out of its C type's range
             spare.append(a)
             raise ValueError(f"{self._name} QBUF of buffer {index}: {e}") from None
         try:
-            self._ioctl_fn(self._fd, v.VIDIOC_QBUF, a.b)
+            self._ioctl_fn(self._fd, _VIDIOC_QBUF, a.b)
         except V4L2Error as e:
             spare.append(a)
             raise self._qbuf_error(e, index, request_fd) from None
@@ -427,13 +437,10 @@ class Queue:
         try:
             a = spare.pop()
             a.raw_b[:] = a.fresh_b
-            if a.raw_p is not None:
-                a.raw_p[:] = a.fresh_p
         except IndexError:
             a = _IoctlArgs(self.buf_type, self.memory, self.multiplanar)
-        b = a.b
         try:
-            self._ioctl_fn(self._fd, v.VIDIOC_DQBUF, b)
+            self._ioctl_fn(self._fd, _VIDIOC_DQBUF, a.b)
         except V4L2Error as e:
             spare.append(a)
             if e.errno == errno.EAGAIN:

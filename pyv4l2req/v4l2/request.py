@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Request", "RequestPool", "Slot"]
 
+_QUEUE, _REINIT = m.MEDIA_REQUEST_IOC_QUEUE, m.MEDIA_REQUEST_IOC_REINIT
+
 
 class Request:
     """One media request (its fd belongs to this object until :meth:`close`)."""
@@ -38,6 +40,9 @@ class Request:
         self.fd = fd
         self.closed = False
         self._pollfds = ((fd, POLLPRI),)  # the argument of every wait's poll
+        # bound once: queue/wait/REINIT run for every request of a decode
+        self._ioctl = backend.ioctl
+        self._poll = backend.poll
 
     def _check(self, what: str) -> None:
         if self.closed:
@@ -47,7 +52,7 @@ class Request:
         """``MEDIA_REQUEST_IOC_QUEUE`` (V4L2Error: ENOENT empty/missing control, EBUSY queued...)."""
         if self.closed:
             self._check("MEDIA_REQUEST_IOC_QUEUE")
-        self.backend.ioctl(self.fd, m.MEDIA_REQUEST_IOC_QUEUE)
+        self._ioctl(self.fd, _QUEUE)
 
     def wait(self, timeout_s: float | None) -> None:
         """Wait until the queued request completes (poll ``POLLPRI``).
@@ -61,7 +66,7 @@ class Request:
         """:meth:`wait` with the timeout in milliseconds (``None``: forever): one poll call."""
         if self.closed:
             self._check("wait")
-        ready = self.backend.poll(self._pollfds, timeout_ms)
+        ready = self._poll(self._pollfds, timeout_ms)
         if len(ready) == 1:
             fd, revents = ready[0]
             if fd == self.fd and revents & POLLPRI:
@@ -71,7 +76,7 @@ class Request:
     def _wait(self, timeout_ms: int | None, timeout_s: float | None) -> None:
         if self.closed:
             self._check("wait")
-        self._not_complete(self.backend.poll(self._pollfds, timeout_ms), timeout_s)
+        self._not_complete(self._poll(self._pollfds, timeout_ms), timeout_s)
 
     def _not_complete(self, ready: list[tuple[int, int]], timeout_s: float | None) -> None:
         """Raise the RequestError that poll's answer *ready* means (unless POLLPRI is set)."""
@@ -96,7 +101,7 @@ class Request:
         """``MEDIA_REQUEST_IOC_REINIT`` (EBUSY while queued and not complete)."""
         if self.closed:
             self._check("MEDIA_REQUEST_IOC_REINIT")
-        self.backend.ioctl(self.fd, m.MEDIA_REQUEST_IOC_REINIT)
+        self._ioctl(self.fd, _REINIT)
 
     def close(self) -> None:
         """Close the fd (idempotent). A queued request lives on in the kernel until it completes."""
@@ -133,7 +138,9 @@ class RequestPool:
             raise ValueError(f"a request pool needs at least one request (size={size})")
         self.media = media
         self._slots: list[Slot] = []
-        self._free: list[Slot] = []
+        #: the slots :meth:`acquire` hands out next, oldest first (read it, do not change it:
+        #: this list object is the pool's for its whole life, a caller may keep a reference)
+        self.free_slots: list[Slot] = []
         self._closed = False
         #: why slots were lost (one message per slot that left the pool)
         self.losses: list[str] = []
@@ -141,7 +148,7 @@ class RequestPool:
             for i in range(size):
                 slot = Slot(i, media.alloc_request(), pool=self)
                 self._slots.append(slot)
-                self._free.append(slot)
+                self.free_slots.append(slot)
         except BaseException:
             self.close()
             raise
@@ -154,22 +161,22 @@ class RequestPool:
     @property
     def available(self) -> int:
         """Slots that :meth:`acquire` can hand out now."""
-        return len(self._free)
+        return len(self.free_slots)
 
     @property
     def in_use(self) -> int:
-        return len(self._slots) - len(self._free)
+        return len(self._slots) - len(self.free_slots)
 
     def acquire(self) -> Slot:
         """A free slot whose request is idle (REINIT or freshly allocated)."""
         if self._closed:
             raise RequestError("request pool is closed")
-        if not self._free:
+        if not self.free_slots:
             if not self._slots:
                 raise RequestError("request pool has no live request left (all slots were lost: "
                                    + "; ".join(self.losses) + ")")
             raise RequestError(f"no free request: all {len(self._slots)} are in use")
-        slot = self._free.pop(0)
+        slot = self.free_slots.pop(0)
         slot.in_use = True
         return slot
 
@@ -184,8 +191,8 @@ class RequestPool:
         slot.in_use = False
         slot.pool = None
         self._slots.remove(slot)
-        if slot in self._free:
-            self._free.remove(slot)
+        if slot in self.free_slots:
+            self.free_slots.remove(slot)
         self.losses.append(f"slot {slot.index}: {reason}")
         try:
             slot.request.close()
@@ -206,7 +213,7 @@ class RequestPool:
         try:
             if request.closed:
                 request.reinit()  # (raises RequestError)
-            request.backend.ioctl(request.fd, m.MEDIA_REQUEST_IOC_REINIT)  # Request.reinit inline
+            request._ioctl(request.fd, _REINIT)  # Request.reinit inline
         except (V4L2Error, RequestError) as e:
             try:
                 slot.request.close()
@@ -218,7 +225,7 @@ class RequestPool:
                 self._drop(slot, f"MEDIA_REQUEST_IOC_REINIT failed ({e}) and reallocation failed ({e2})")
                 return
         slot.in_use = False
-        self._free.append(slot)
+        self.free_slots.append(slot)
 
     def discard(self, slot: Slot, reason: str = "its OUTPUT buffer is in an unknown state") -> None:
         """Close *slot*'s request and never reuse the slot (capacity drops by one)."""
@@ -240,7 +247,7 @@ class RequestPool:
                 slot.request.close()
             except OSError:
                 pass
-        self._free.clear()
+        self.free_slots.clear()
 
     def __enter__(self) -> "RequestPool":
         return self

@@ -193,25 +193,33 @@ def test_public_api_surface():
     assert {"h264", "fwht"} <= {c for i in infos for c in i.codecs}
 
 
+class _FailCaptureQbufOnce(EmulatedBackend):
+    """The emulated device, failing the first CAPTURE QBUF after :attr:`armed` is set (EIO)."""
+
+    armed = False
+    failed: list[int] = []
+
+    def ioctl(self, fd, request, arg=None):
+        from pyv4l2req.errors import V4L2Error
+        from pyv4l2req.uapi import videodev2 as v
+
+        if self.armed and request == v.VIDIOC_QBUF and not v.V4L2_TYPE_IS_OUTPUT(arg.type):
+            self.armed = False
+            self.failed = [arg.index]
+            raise V4L2Error(errno.EIO, "VIDIOC_QBUF", "injected")
+        return super().ioctl(fd, request, arg)
+
+
 def test_capture_requeue_failure_costs_one_buffer_not_the_decode(oracle):
     """A CAPTURE buffer that cannot be re-queued leaves the rotation; the pool has slack."""
     path = FIXTURES / "main_bframes_176x144.h264"
-    backend = EmulatedBackend()
+    backend = _FailCaptureQbufOnce()
     with Decoder(device="emulated", backend=backend) as dec:
         frames = []
         it = dec.decode(path)
         frames.append(next(it))
-        real = dec.session.cap_q.qbuf
-        calls = []
-
-        def failing_once(index, *a, **k):
-            calls.append(index)
-            if len(calls) == 1:
-                from pyv4l2req.errors import V4L2Error
-                raise V4L2Error(errno.EIO, "VIDIOC_QBUF", "injected")
-            return real(index, *a, **k)
-
-        dec.session.cap_q.qbuf = failing_once
+        backend.armed = True  # the next CAPTURE buffer given back (DeviceSession.release)
         frames += list(it)
-        assert len(dec.session.lost_capture_buffers) == 1
+        assert [i for i, _ in dec.session.lost_capture_buffers] == backend.failed
+        assert "EIO" in dec.session.lost_capture_buffers[0][1]
     assert md5s(frames) == oracle(path)
