@@ -187,13 +187,14 @@ def dpb_entries(stores: Sequence[FrameStore], structure: int) -> tuple[list[dict
 
 
 #: slice header elements of the first slice copied to ``v4l2_ctrl_h264_decode_params``
-#: (delta_pic_order_cnt[0..1] apart)
+#: (delta_pic_order_cnt[0..1] apart): the prefix ones, then the two of the lazy tail
 _DECODE_FIELDS = (
     "field_pic_flag", "bottom_field_flag", "frame_num", "idr_pic_id", "pic_order_cnt_lsb",
-    "delta_pic_order_cnt_bottom", "dec_ref_pic_marking_bit_size", "pic_order_cnt_bit_size",
-    "slice_group_change_cycle",
+    "delta_pic_order_cnt_bottom", "pic_order_cnt_bit_size",
+    "dec_ref_pic_marking_bit_size", "slice_group_change_cycle",
 )
 _get_decode_fields = attrgetter(*_DECODE_FIELDS)
+_get_decode_prefix_fields = attrgetter(*_DECODE_FIELDS[:-2])
 
 
 def decode_params_control(sh: object, nal_ref_idc: int, idr: bool, top_poc: int, bottom_poc: int,
@@ -204,16 +205,27 @@ def decode_params_control(sh: object, nal_ref_idc: int, idr: bool, top_poc: int,
     POC for a second field (as GStreamer 1.22 and FFmpeg's v4l2-request fill it).
 
     PFRAME/BFRAME: the picture has P (resp. B) slices (as GStreamer 1.22 sets them).
+
+    A non-reference picture without slice groups reads only prefix elements of ``sh``, so a
+    lazily parsed header keeps its tail unparsed (frame-based decoding needs nothing else of it).
     """
     if isinstance(sh, SliceHeader):
         # fast path: the parser's headers (a pending tail included) have every element, as
         # an int: one attrgetter call
-        (field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb,
-         delta_pic_order_cnt_bottom, dec_ref_pic_marking_bit_size, pic_order_cnt_bit_size,
-         slice_group_change_cycle) = _get_decode_fields(sh)
+        if nal_ref_idc == 0 and not sh.pps.num_slice_groups_minus1:
+            # Both tail elements are absent, i.e. 0 (7.3.3): dec_ref_pic_marking() is coded
+            # only when nal_ref_idc != 0, slice_group_change_cycle only when
+            # num_slice_groups_minus1 > 0. Not reading them leaves a pending tail unparsed.
+            (field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb,
+             delta_pic_order_cnt_bottom, pic_order_cnt_bit_size) = _get_decode_prefix_fields(sh)
+            dec_ref_pic_marking_bit_size = slice_group_change_cycle = 0
+        else:
+            (field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb,
+             delta_pic_order_cnt_bottom, pic_order_cnt_bit_size, dec_ref_pic_marking_bit_size,
+             slice_group_change_cycle) = _get_decode_fields(sh)
     else:  # duck-typed headers: missing / None elements are 0
         (field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb,
-         delta_pic_order_cnt_bottom, dec_ref_pic_marking_bit_size, pic_order_cnt_bit_size,
+         delta_pic_order_cnt_bottom, pic_order_cnt_bit_size, dec_ref_pic_marking_bit_size,
          slice_group_change_cycle) = [_f(sh, name) for name in _DECODE_FIELDS]
     delta = getattr(sh, "delta_pic_order_cnt", None)
     bottom = field and bottom_field_flag
