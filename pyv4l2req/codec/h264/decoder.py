@@ -81,7 +81,9 @@ class SliceJob:
 @dataclass(slots=True)
 class PictureDecode:
     """One picture to decode. The "sps", "pps" and "scaling_matrix" dicts of ``controls`` are
-    shared by every picture decoded with the same parameter sets: treat them as read-only."""
+    shared by every picture decoded with the same parameter sets, and each entry dict of
+    ``controls["decode_params"]["dpb"]`` by the pictures that see that reference unchanged
+    (:func:`.controls.dpb_entries`): treat them as read-only."""
 
     timestamp_ns: int
     controls: dict                  # "sps", "pps", "scaling_matrix" (or None), "decode_params"
@@ -382,7 +384,7 @@ class H264Decoder:
 
         # -- controls ------------------------------------------------------------------------
         self._dpb.update_frame_num_wrap(frame_num, max_frame_num)
-        stores = list(self._dpb.stores)
+        stores = self._dpb.stores  # (not modified before the marking below)
         dpb, dpb_stores = ctl.dpb_entries(stores, structure)
         if self._slice_controls or self._recovering:
             jobs, missing_reference = self._slice_jobs(slices, sps, structure, cur_poc, frame_num,
@@ -441,8 +443,9 @@ class H264Decoder:
                 long_term = False
                 if getattr(sh0, "adaptive_ref_pic_marking_mode_flag", 0):
                     curr_pic_num = frame_num if structure == FRAME else 2 * frame_num + 1
-                    mmco5, long_term = self._dpb.adaptive_marking(
-                        store, structure, curr_pic_num, _mmco_ops(sh0))
+                    # the parser's MMCO tuples have Mmco's attributes, and no "end" operation
+                    ops = sh0.mmco if isinstance(sh0, SliceHeader) else _mmco_ops(sh0)
+                    mmco5, long_term = self._dpb.adaptive_marking(store, structure, curr_pic_num, ops)
                 if not long_term:
                     store.short_ref |= structure
                 # Without MMCOs this is the sliding window (8.2.5.3, Dpb.sliding_window): the
