@@ -372,8 +372,11 @@ class H264Decoder:
                 self._fill_frame_num_gap(sps, frame_num)
             events += self._take_events()
             self._decode_index += 1
-            store = FrameStore(ts, frame_num, field_coded=field_pic, first_field=structure,
-                               is_idr=idr, decode_index=self._decode_index)
+            # (attributes set after a positional call: keyword arguments to a dataclass's
+            # __init__ cost about twice as much, on every picture)
+            store = FrameStore(ts, frame_num)
+            store.field_coded, store.first_field, store.is_idr, store.decode_index = \
+                field_pic, structure, idr, self._decode_index
             store.crop = self._crop if sps is self._key_sps else _crop_of(sps)  # type: ignore[attr-defined]
         poc = self._poc.compute(sps, sh0, nal_ref_idc, idr)
         if structure & TOP:
@@ -415,16 +418,16 @@ class H264Decoder:
             "scaling_matrix": matrix_ctl,
             "decode_params": ctl.decode_params_control(
                 sh0, nal_ref_idc, idr, store.top_field_order_cnt, store.bottom_field_order_cnt,
-                dpb, [s.header.slice_type for s in slices], second_field=is_second),
+                dpb, [s.header.slice_type for s in slices], is_second),  # second_field
         }
         refs = {fs.timestamp_ns for fs in dpb_stores}  # the reference_ts of dpb[]
         refs.discard(store.timestamp_ns)
         store.decoded |= structure  # after dpb[] and the lists: they see the first field only
-        events.append(PictureDecode(
-            timestamp_ns=store.timestamp_ns, controls=controls, slices=jobs,
-            reference_timestamps=tuple(sorted(refs)), is_first_field=field_pic and not is_second,
-            is_second_field=is_second, poc=cur_poc, frame_num=frame_num, is_reference=is_ref,
-            is_idr=idr, structure=structure))
+        events.append(PictureDecode(  # positional (see FrameStore above), in field order:
+            store.timestamp_ns, controls, jobs,  # timestamp_ns, controls, slices,
+            tuple(sorted(refs)),  # reference_timestamps,
+            field_pic and not is_second, is_second,  # is_first_field, is_second_field,
+            cur_poc, frame_num, is_ref, idr, structure))  # poc, frame_num, is_reference, is_idr, structure
 
         # -- marking (8.2.5) -----------------------------------------------------------------
         mmco5 = False
@@ -452,7 +455,7 @@ class H264Decoder:
                 # current picture is not counted, so a second field whose first field is
                 # already a short-term reference drops nothing more than the first did.
                 # After MMCOs it keeps a broken stream within max_num_ref_frames.
-                self._dpb.enforce_ref_limit(store, max_refs, strict=True)
+                self._dpb.enforce_ref_limit(store, max_refs, True)  # strict
             if mmco5:
                 temp = cur_poc
                 if structure & TOP:
@@ -469,10 +472,10 @@ class H264Decoder:
 
         # -- storage and output (C.4.4, C.4.5) ------------------------------------------------
         if is_second:
-            self._out.remove_unused(keep=store)
+            self._out.remove_unused(store)  # keep
             self._out.pending = None
         else:  # store() empties the unused frame buffers first
-            self._out.store(store, is_reference=is_ref, is_field=field_pic)
+            self._out.store(store, is_ref, field_pic)  # is_reference, is_field
             if field_pic and store in self._dpb.stores:
                 self._out.pending = store
                 self._first_field = _FirstField(store, structure, is_ref, frame_num)

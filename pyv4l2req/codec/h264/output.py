@@ -66,7 +66,7 @@ class OutputQueue:
 
     def store(self, current: FrameStore, is_reference: bool, is_field: bool) -> None:
         """C.4.5.1 / C.4.5.2: make room for and store the current (non-second-field) picture."""
-        self.remove_unused(keep=current)
+        self.remove_unused(current)  # keep
         while len(self.dpb.stores) >= self.dpb_size:
             if not is_reference and not is_field:
                 cands = self._candidates()
