@@ -17,6 +17,7 @@ I picture or recovery point SEI. No I/O here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import NamedTuple, Sequence
 
 from ...errors import UnsupportedStream
@@ -122,6 +123,9 @@ Event = SequenceStart | PictureDecode | PictureOutput | PictureRelease
 def _bytes(data: bytes | bytearray | memoryview) -> bytes:
     """``data`` as bytes (NalUnit.data already is: no call to bytes())."""
     return data if type(data) is bytes else bytes(data)
+
+
+_timestamp_of = attrgetter("timestamp_ns")
 
 
 def _slice_kind(slice_type: int) -> str:
@@ -420,7 +424,7 @@ class H264Decoder:
                 sh0, nal_ref_idc, idr, store.top_field_order_cnt, store.bottom_field_order_cnt,
                 dpb, [s.header.slice_type for s in slices], is_second),  # second_field
         }
-        refs = {fs.timestamp_ns for fs in dpb_stores}  # the reference_ts of dpb[]
+        refs = set(map(_timestamp_of, dpb_stores))  # the reference_ts of dpb[] (no comprehension frame)
         refs.discard(store.timestamp_ns)
         store.decoded |= structure  # after dpb[] and the lists: they see the first field only
         events.append(PictureDecode(  # positional (see FrameStore above), in field order:
