@@ -238,7 +238,9 @@ class H264Decoder:
     pred_weights are made (:class:`SliceJob` carries None), and of every slice header but the
     first only the fields read before the reference list syntax are used (first_mb_in_slice,
     slice_type, redundant_pic_cnt, frame_num, field/bottom flags, idr_pic_id, POC lsb/deltas),
-    so a lazily parsed header is never parsed further. While starting mid-stream the lists
+    so a lazily parsed header is never parsed further. The same holds for the first slice
+    header of a non-reference picture (without slice groups): its decode params need no tail
+    element (:func:`.controls.decode_params_control`). While starting mid-stream the lists
     are still built, to skip pictures whose references were never decoded.
     """
 
