@@ -144,56 +144,74 @@ def dpb_entries(stores: Sequence[FrameStore], structure: int) -> tuple[list[dict
     kernel doc and GStreamer do; FIELD for pictures coded as fields.
     Non-existing frames (frame_num gaps) alias the picture whose buffer they reuse.
     Returns the entries and the frame store of each entry.
+
+    The DPB changes by about one picture per picture: each store keeps its entry dict
+    (``FrameStore.dpb_entry``) with the tuple of every mutable input it was built from
+    (``dpb_entry_key``; timestamp_ns, field_coded and first_field never change), and the
+    dict is built again only when that tuple differs. The entries are therefore shared by
+    the decode params of successive pictures: read-only.
     """
     out: list[dict] = []
     used: list[FrameStore] = []
     for fs in stores:
-        fields = fs.short_ref | fs.long_ref
-        if not fields or fs.timestamp_ns < 0:
+        short_ref, long_ref = fs.short_ref, fs.long_ref
+        if not (short_ref or long_ref) or fs.timestamp_ns < 0:
             continue
-        flags = _DPB_ENTRY_FLAGS
-        # When decoding a field: PicNum of the picture's first coded field; for a picture
-        # coded as a frame, of its field with the lower POC (the bottom one when equal), as
-        # GStreamer splits frames into fields
-        if structure == FRAME:
-            parity = FRAME
-        elif fs.field_coded:
-            parity = fs.first_field
-        else:
-            parity = TOP if fs.top_field_order_cnt < fs.bottom_field_order_cnt else BOTTOM
-        if fs.long_ref:
-            flags |= u.V4L2_H264_DPB_ENTRY_FLAG_LONG_TERM
-            pic_num = Dpb.long_term_pic_num(fs, parity, structure)
-            frame_num = fs.long_term_frame_idx
-        else:
-            pic_num = fs.frame_num_wrap if structure == FRAME else Dpb.pic_num(fs, parity, structure)
-            frame_num = fs.frame_num
-        if fs.field_coded:  # "a single field or a complementary field pair" (kernel doc)
-            flags |= u.V4L2_H264_DPB_ENTRY_FLAG_FIELD
-        decoded = fs.decoded
-        out.append({
-            "reference_ts": fs.timestamp_ns,
-            "pic_num": pic_num & 0xFFFFFFFF,
-            "frame_num": frame_num,
-            "fields": fields,
-            "top_field_order_cnt": fs.top_field_order_cnt if decoded & 1 else 0,
-            "bottom_field_order_cnt": fs.bottom_field_order_cnt if decoded & 2 else 0,
-            "flags": flags,
-        })
+        key = (structure, short_ref, long_ref, fs.long_term_frame_idx, fs.frame_num_wrap, fs.frame_num,
+               fs.decoded, fs.top_field_order_cnt, fs.bottom_field_order_cnt)
+        entry = fs.dpb_entry
+        if entry is None or fs.dpb_entry_key != key:
+            fs.dpb_entry = entry = _dpb_entry(fs, structure)
+            fs.dpb_entry_key = key
+        out.append(entry)
         used.append(fs)
         if len(out) == u.V4L2_H264_NUM_DPB_ENTRIES:
             break
     return out, used
 
 
+def _dpb_entry(fs: FrameStore, structure: int) -> dict:
+    """The dpb[] entry of reference frame store ``fs`` (see :func:`dpb_entries`)."""
+    flags = _DPB_ENTRY_FLAGS
+    # When decoding a field: PicNum of the picture's first coded field; for a picture
+    # coded as a frame, of its field with the lower POC (the bottom one when equal), as
+    # GStreamer splits frames into fields
+    if structure == FRAME:
+        parity = FRAME
+    elif fs.field_coded:
+        parity = fs.first_field
+    else:
+        parity = TOP if fs.top_field_order_cnt < fs.bottom_field_order_cnt else BOTTOM
+    if fs.long_ref:
+        flags |= u.V4L2_H264_DPB_ENTRY_FLAG_LONG_TERM
+        pic_num = Dpb.long_term_pic_num(fs, parity, structure)
+        frame_num = fs.long_term_frame_idx
+    else:
+        pic_num = fs.frame_num_wrap if structure == FRAME else Dpb.pic_num(fs, parity, structure)
+        frame_num = fs.frame_num
+    if fs.field_coded:  # "a single field or a complementary field pair" (kernel doc)
+        flags |= u.V4L2_H264_DPB_ENTRY_FLAG_FIELD
+    decoded = fs.decoded
+    return {
+        "reference_ts": fs.timestamp_ns,
+        "pic_num": pic_num & 0xFFFFFFFF,
+        "frame_num": frame_num,
+        "fields": fs.short_ref | fs.long_ref,
+        "top_field_order_cnt": fs.top_field_order_cnt if decoded & 1 else 0,
+        "bottom_field_order_cnt": fs.bottom_field_order_cnt if decoded & 2 else 0,
+        "flags": flags,
+    }
+
+
 #: slice header elements of the first slice copied to ``v4l2_ctrl_h264_decode_params``
-#: (delta_pic_order_cnt[0..1] apart)
+#: (delta_pic_order_cnt[0..1] apart): the prefix ones, then the two of the lazy tail
 _DECODE_FIELDS = (
     "field_pic_flag", "bottom_field_flag", "frame_num", "idr_pic_id", "pic_order_cnt_lsb",
-    "delta_pic_order_cnt_bottom", "dec_ref_pic_marking_bit_size", "pic_order_cnt_bit_size",
-    "slice_group_change_cycle",
+    "delta_pic_order_cnt_bottom", "pic_order_cnt_bit_size",
+    "dec_ref_pic_marking_bit_size", "slice_group_change_cycle",
 )
 _get_decode_fields = attrgetter(*_DECODE_FIELDS)
+_get_decode_prefix_fields = attrgetter(*_DECODE_FIELDS[:-2])
 
 
 def decode_params_control(sh: object, nal_ref_idc: int, idr: bool, top_poc: int, bottom_poc: int,
@@ -204,16 +222,27 @@ def decode_params_control(sh: object, nal_ref_idc: int, idr: bool, top_poc: int,
     POC for a second field (as GStreamer 1.22 and FFmpeg's v4l2-request fill it).
 
     PFRAME/BFRAME: the picture has P (resp. B) slices (as GStreamer 1.22 sets them).
+
+    A non-reference picture without slice groups reads only prefix elements of ``sh``, so a
+    lazily parsed header keeps its tail unparsed (frame-based decoding needs nothing else of it).
     """
     if isinstance(sh, SliceHeader):
         # fast path: the parser's headers (a pending tail included) have every element, as
         # an int: one attrgetter call
-        (field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb,
-         delta_pic_order_cnt_bottom, dec_ref_pic_marking_bit_size, pic_order_cnt_bit_size,
-         slice_group_change_cycle) = _get_decode_fields(sh)
+        if nal_ref_idc == 0 and not sh.pps.num_slice_groups_minus1:
+            # Both tail elements are absent, i.e. 0 (7.3.3): dec_ref_pic_marking() is coded
+            # only when nal_ref_idc != 0, slice_group_change_cycle only when
+            # num_slice_groups_minus1 > 0. Not reading them leaves a pending tail unparsed.
+            (field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb,
+             delta_pic_order_cnt_bottom, pic_order_cnt_bit_size) = _get_decode_prefix_fields(sh)
+            dec_ref_pic_marking_bit_size = slice_group_change_cycle = 0
+        else:
+            (field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb,
+             delta_pic_order_cnt_bottom, pic_order_cnt_bit_size, dec_ref_pic_marking_bit_size,
+             slice_group_change_cycle) = _get_decode_fields(sh)
     else:  # duck-typed headers: missing / None elements are 0
         (field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb,
-         delta_pic_order_cnt_bottom, dec_ref_pic_marking_bit_size, pic_order_cnt_bit_size,
+         delta_pic_order_cnt_bottom, pic_order_cnt_bit_size, dec_ref_pic_marking_bit_size,
          slice_group_change_cycle) = [_f(sh, name) for name in _DECODE_FIELDS]
     delta = getattr(sh, "delta_pic_order_cnt", None)
     bottom = field and bottom_field_flag
@@ -224,11 +253,15 @@ def decode_params_control(sh: object, nal_ref_idc: int, idr: bool, top_poc: int,
         flags |= u.V4L2_H264_DECODE_PARAM_FLAG_FIELD_PIC
     if bottom:
         flags |= u.V4L2_H264_DECODE_PARAM_FLAG_BOTTOM_FIELD
-    kinds = {t % 5 for t in slice_types}
-    if 1 in kinds:
-        flags |= u.V4L2_H264_DECODE_PARAM_FLAG_BFRAME
-    elif 0 in kinds or 3 in kinds:
-        flags |= u.V4L2_H264_DECODE_PARAM_FLAG_PFRAME
+    kind = 0  # BFRAME if a slice is B, else PFRAME if one is P or SP (a loop: no set per picture)
+    for t in slice_types:
+        t %= 5
+        if t == 1:
+            kind = u.V4L2_H264_DECODE_PARAM_FLAG_BFRAME
+            break
+        if t == 0 or t == 3:
+            kind = u.V4L2_H264_DECODE_PARAM_FLAG_PFRAME
+    flags |= kind
     if not delta:
         delta0 = delta1 = 0
     else:

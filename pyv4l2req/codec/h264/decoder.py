@@ -17,6 +17,7 @@ I picture or recovery point SEI. No I/O here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import NamedTuple, Sequence
 
 from ...errors import UnsupportedStream
@@ -81,7 +82,9 @@ class SliceJob:
 @dataclass(slots=True)
 class PictureDecode:
     """One picture to decode. The "sps", "pps" and "scaling_matrix" dicts of ``controls`` are
-    shared by every picture decoded with the same parameter sets: treat them as read-only."""
+    shared by every picture decoded with the same parameter sets, and each entry dict of
+    ``controls["decode_params"]["dpb"]`` by the pictures that see that reference unchanged
+    (:func:`.controls.dpb_entries`): treat them as read-only."""
 
     timestamp_ns: int
     controls: dict                  # "sps", "pps", "scaling_matrix" (or None), "decode_params"
@@ -120,6 +123,9 @@ Event = SequenceStart | PictureDecode | PictureOutput | PictureRelease
 def _bytes(data: bytes | bytearray | memoryview) -> bytes:
     """``data`` as bytes (NalUnit.data already is: no call to bytes())."""
     return data if type(data) is bytes else bytes(data)
+
+
+_timestamp_of = attrgetter("timestamp_ns")
 
 
 def _slice_kind(slice_type: int) -> str:
@@ -232,7 +238,9 @@ class H264Decoder:
     pred_weights are made (:class:`SliceJob` carries None), and of every slice header but the
     first only the fields read before the reference list syntax are used (first_mb_in_slice,
     slice_type, redundant_pic_cnt, frame_num, field/bottom flags, idr_pic_id, POC lsb/deltas),
-    so a lazily parsed header is never parsed further. While starting mid-stream the lists
+    so a lazily parsed header is never parsed further. The same holds for the first slice
+    header of a non-reference picture (without slice groups): its decode params need no tail
+    element (:func:`.controls.decode_params_control`). While starting mid-stream the lists
     are still built, to skip pictures whose references were never decoded.
     """
 
@@ -370,8 +378,11 @@ class H264Decoder:
                 self._fill_frame_num_gap(sps, frame_num)
             events += self._take_events()
             self._decode_index += 1
-            store = FrameStore(ts, frame_num, field_coded=field_pic, first_field=structure,
-                               is_idr=idr, decode_index=self._decode_index)
+            # (attributes set after a positional call: keyword arguments to a dataclass's
+            # __init__ cost about twice as much, on every picture)
+            store = FrameStore(ts, frame_num)
+            store.field_coded, store.first_field, store.is_idr, store.decode_index = \
+                field_pic, structure, idr, self._decode_index
             store.crop = self._crop if sps is self._key_sps else _crop_of(sps)  # type: ignore[attr-defined]
         poc = self._poc.compute(sps, sh0, nal_ref_idc, idr)
         if structure & TOP:
@@ -382,7 +393,7 @@ class H264Decoder:
 
         # -- controls ------------------------------------------------------------------------
         self._dpb.update_frame_num_wrap(frame_num, max_frame_num)
-        stores = list(self._dpb.stores)
+        stores = self._dpb.stores  # (not modified before the marking below)
         dpb, dpb_stores = ctl.dpb_entries(stores, structure)
         if self._slice_controls or self._recovering:
             jobs, missing_reference = self._slice_jobs(slices, sps, structure, cur_poc, frame_num,
@@ -413,16 +424,16 @@ class H264Decoder:
             "scaling_matrix": matrix_ctl,
             "decode_params": ctl.decode_params_control(
                 sh0, nal_ref_idc, idr, store.top_field_order_cnt, store.bottom_field_order_cnt,
-                dpb, [s.header.slice_type for s in slices], second_field=is_second),
+                dpb, [s.header.slice_type for s in slices], is_second),  # second_field
         }
-        refs = {fs.timestamp_ns for fs in dpb_stores}  # the reference_ts of dpb[]
+        refs = set(map(_timestamp_of, dpb_stores))  # the reference_ts of dpb[] (no comprehension frame)
         refs.discard(store.timestamp_ns)
         store.decoded |= structure  # after dpb[] and the lists: they see the first field only
-        events.append(PictureDecode(
-            timestamp_ns=store.timestamp_ns, controls=controls, slices=jobs,
-            reference_timestamps=tuple(sorted(refs)), is_first_field=field_pic and not is_second,
-            is_second_field=is_second, poc=cur_poc, frame_num=frame_num, is_reference=is_ref,
-            is_idr=idr, structure=structure))
+        events.append(PictureDecode(  # positional (see FrameStore above), in field order:
+            store.timestamp_ns, controls, jobs,  # timestamp_ns, controls, slices,
+            tuple(sorted(refs)),  # reference_timestamps,
+            field_pic and not is_second, is_second,  # is_first_field, is_second_field,
+            cur_poc, frame_num, is_ref, idr, structure))  # poc, frame_num, is_reference, is_idr, structure
 
         # -- marking (8.2.5) -----------------------------------------------------------------
         mmco5 = False
@@ -441,15 +452,16 @@ class H264Decoder:
                 long_term = False
                 if getattr(sh0, "adaptive_ref_pic_marking_mode_flag", 0):
                     curr_pic_num = frame_num if structure == FRAME else 2 * frame_num + 1
-                    mmco5, long_term = self._dpb.adaptive_marking(
-                        store, structure, curr_pic_num, _mmco_ops(sh0))
+                    # the parser's MMCO tuples have Mmco's attributes, and no "end" operation
+                    ops = sh0.mmco if isinstance(sh0, SliceHeader) else _mmco_ops(sh0)
+                    mmco5, long_term = self._dpb.adaptive_marking(store, structure, curr_pic_num, ops)
                 if not long_term:
                     store.short_ref |= structure
                 # Without MMCOs this is the sliding window (8.2.5.3, Dpb.sliding_window): the
                 # current picture is not counted, so a second field whose first field is
                 # already a short-term reference drops nothing more than the first did.
                 # After MMCOs it keeps a broken stream within max_num_ref_frames.
-                self._dpb.enforce_ref_limit(store, max_refs, strict=True)
+                self._dpb.enforce_ref_limit(store, max_refs, True)  # strict
             if mmco5:
                 temp = cur_poc
                 if structure & TOP:
@@ -466,10 +478,10 @@ class H264Decoder:
 
         # -- storage and output (C.4.4, C.4.5) ------------------------------------------------
         if is_second:
-            self._out.remove_unused(keep=store)
+            self._out.remove_unused(store)  # keep
             self._out.pending = None
         else:  # store() empties the unused frame buffers first
-            self._out.store(store, is_reference=is_ref, is_field=field_pic)
+            self._out.store(store, is_ref, field_pic)  # is_reference, is_field
             if field_pic and store in self._dpb.stores:
                 self._out.pending = store
                 self._first_field = _FirstField(store, structure, is_ref, frame_num)

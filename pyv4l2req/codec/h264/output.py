@@ -66,7 +66,7 @@ class OutputQueue:
 
     def store(self, current: FrameStore, is_reference: bool, is_field: bool) -> None:
         """C.4.5.1 / C.4.5.2: make room for and store the current (non-second-field) picture."""
-        self.remove_unused(keep=current)
+        self.remove_unused(current)  # keep
         while len(self.dpb.stores) >= self.dpb_size:
             if not is_reference and not is_field:
                 cands = self._candidates()
@@ -87,11 +87,14 @@ class OutputQueue:
         if limit is None or len(self.dpb.stores) <= limit:  # the candidates are a subset
             return
         cands = self._candidates()
-        while len(cands) > limit:
+        excess = len(cands) - limit
+        while excess > 0:
             self.bump(cands)
-            # bumping changes no other picture's needed_for_output: the same list, less the
-            # picture just output
-            cands = [fs for fs in cands if fs.needed_for_output]
+            excess -= 1
+            if excess:
+                # bumping changes no other picture's needed_for_output: the same list, less
+                # the picture just output (not rebuilt after the last bump: usually the only one)
+                cands = [fs for fs in cands if fs.needed_for_output]
 
 
 def _output_order(fs: FrameStore) -> tuple[int, int]:

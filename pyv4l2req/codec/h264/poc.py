@@ -85,7 +85,7 @@ class PocState:
                 temp = 2 * (frame_num_offset + frame_num) - 1
             else:
                 temp = 2 * (frame_num_offset + frame_num)
-            return PocResult(temp, temp, frame_num_offset=frame_num_offset)
+            return PocResult(temp, temp, 0, frame_num_offset)
         raise ValueError(f"pic_order_cnt_type {t} is not 0, 1 or 2")
 
     def _type0(self, sps: object, sh: object, idr: bool, field: bool, bottom: bool) -> PocResult:
@@ -113,7 +113,7 @@ class PocState:
             bot = msb + lsb
         else:
             bot = top
-        return PocResult(top, bot, pic_order_cnt_msb=msb)
+        return PocResult(top, bot, msb)  # pic_order_cnt_msb
 
     def _type1(self, sps: object, sh: object, nal_ref_idc: int, field: bool, bottom: bool,
                frame_num_offset: int) -> PocResult:
@@ -136,7 +136,7 @@ class PocState:
             top = bot = expected + _delta(sh, 0)
         else:
             top = bot = expected + t2b + _delta(sh, 0)
-        return PocResult(top, bot, frame_num_offset=frame_num_offset)
+        return PocResult(top, bot, 0, frame_num_offset)
 
     def update(self, sh: object, nal_ref_idc: int, poc: PocResult, has_mmco5: bool,
                frame_num: int | None = None) -> None:

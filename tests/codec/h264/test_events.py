@@ -25,3 +25,21 @@ def test_output_order_key_matches_frame_store_poc() -> None:
             fs = FrameStore(1000, 0, decoded=decoded, top_field_order_cnt=top,
                             bottom_field_order_cnt=bottom, decode_index=9)
             assert _output_order(fs) == (fs.poc, 9)
+
+
+def test_positional_construction_field_order() -> None:
+    """The decoder builds PictureDecode, FrameStore and PocResult with positional arguments
+    (cheaper than keywords on every picture): their field order is part of that contract."""
+    import dataclasses
+
+    from pyv4l2req.codec.h264.decoder import PictureDecode
+    from pyv4l2req.codec.h264.dpb import FrameStore
+    from pyv4l2req.codec.h264.poc import PocResult
+
+    names = lambda cls: [f.name for f in dataclasses.fields(cls)]  # noqa: E731
+    assert names(PictureDecode) == [
+        "timestamp_ns", "controls", "slices", "reference_timestamps", "is_first_field",
+        "is_second_field", "poc", "frame_num", "is_reference", "is_idr", "structure"]
+    assert names(FrameStore)[:2] == ["timestamp_ns", "frame_num"]
+    assert names(PocResult) == ["top_field_order_cnt", "bottom_field_order_cnt", "pic_order_cnt_msb",
+                                "frame_num_offset"]
