@@ -100,3 +100,13 @@ def test_replay_of_another_decode_is_refused(bench, replay):
     player = replay.ReplayBackend(EmulatedBackend(pixels=False), recorder.tape)
     with pytest.raises(replay.ReplayDiverged, match="recorded"):
         bench._decode_all(player, aus, "slice")  # more requests per picture than recorded
+
+
+def test_markdown_keeps_the_hand_written_analysis(bench, tmp_path):
+    out = tmp_path / "bench.md"
+    out.write_text("# old numbers\n| x | 1 |\n\n" + bench.KEEP_MARKER + "\n## Analysis\nby hand\n")
+    assert bench.main(["--input", str(CLIP), "--repeat", "1", "--markdown", str(out)]) == 0
+    text = out.read_text()
+    assert "# old numbers" not in text  # the generated part is new
+    assert text.index("**U. frame-based**") < text.index(bench.KEEP_MARKER)
+    assert text.endswith(bench.KEEP_MARKER + "\n## Analysis\nby hand\n")

@@ -56,6 +56,9 @@ sys.path.insert(0, str(REPO / "tools"))  # replay_kernel
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pyv4l2req"
 
 
+#: in the --markdown file, the hand-written analysis starts at this line (kept when regenerating)
+KEEP_MARKER = "<!-- analysis: written by hand, kept by tools/benchmark.py --markdown -->"
+
 #: the generated streams: x264's default slicing (one slice per picture) and a stress case
 STREAMS = {
     "1slice": ("", "1 slice/picture"),
@@ -439,6 +442,10 @@ def main(argv: list[str] | None = None) -> int:
     text = report(n, streams, rss_mib)
     print(text)
     if args.markdown:
+        # the hand-written analysis after KEEP_MARKER in an existing file is kept
+        old = args.markdown.read_text() if args.markdown.exists() else ""
+        if KEEP_MARKER in old:
+            text = text.rstrip("\n") + "\n\n" + old[old.index(KEEP_MARKER):]
         args.markdown.write_text(text)
     return 0
 
