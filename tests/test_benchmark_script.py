@@ -31,7 +31,7 @@ def test_report_has_every_row(bench, tmp_path):
     out = tmp_path / "bench.md"
     assert bench.main(["--input", str(CLIP), "--repeat", "1", "--markdown", str(out)]) == 0
     text = out.read_text()
-    for label in ("**U. frame-based**", "U. slice-based", "K. inside the emulated device, frame-based",
+    for label in ("**U. frame-based**", "U. slice-based", "the device's answers replayed", "K. inside the emulated device, frame-based",
                   "A. codec layer, frame-based controls", "A. codec layer, slice-based controls",
                   "Annex B split", "Peak RSS", f"`{CLIP.name}`: 8 access units"):
         assert label in text, label
@@ -39,7 +39,7 @@ def test_report_has_every_row(bench, tmp_path):
     assert re.search(rf"^\| `{CLIP.name}` \| \*\*\d+\*\* \| \d+ \| \d+ \| \d+ \| \d+ \|$", text, re.M)
     rows = [line for line in text.splitlines()
             if line.startswith("| ") and "µs" not in line and "---" not in line and "`" not in line]
-    assert len(rows) == 9 + 5
+    assert len(rows) == 10 + 5
     for line in rows:
         assert re.search(r"\| \d+ \| \d+ \|( \d+ \|)?$", line), line
 
@@ -56,3 +56,57 @@ def test_ioctls_per_picture_are_the_minimum(bench):
     # slice-based: the clip has 4 slices per picture, one request each
     assert slices["MEDIA_REQUEST_IOC_QUEUE"] == pytest.approx(4.0)
     assert slices["VIDIOC_DQBUF"] == pytest.approx(5.0)  # four OUTPUT, one CAPTURE
+
+
+@pytest.fixture(scope="module")
+def replay(bench):
+    import sys
+
+    sys.path.insert(0, str(REPO / "tools"))
+    try:
+        import replay_kernel
+    finally:
+        sys.path.remove(str(REPO / "tools"))
+    return replay_kernel
+
+
+@pytest.mark.parametrize("mode", ["frame", "slice"])
+def test_replayed_kernel_gives_the_recorded_decode(bench, replay, mode):
+    from pyv4l2req.emulated import EmulatedBackend
+
+    aus = bench.access_units(CLIP.read_bytes())
+    recorder = replay.RecordingBackend(EmulatedBackend(pixels=False))
+    frames = bench._decode_all(recorder, aus, mode)
+    assert len(frames) == 8
+    kinds = {entry[0] for entry in recorder.tape}
+    assert {"poll"} < kinds  # polls and per-picture ioctls were recorded
+    live = EmulatedBackend(pixels=False)
+    player = replay.ReplayBackend(live, recorder.tape)
+    assert bench._decode_all(player, aus, mode) == frames
+    assert player.replayed == len(recorder.tape)
+    # the live device saw no request: every per-picture call was answered from the tape
+    assert live.stats.ioctls["MEDIA_REQUEST_IOC_QUEUE"] == 0
+    assert live.stats.ioctls["VIDIOC_QBUF"] == 0
+    # the benchmark's replay row checks the same thing itself
+    assert bench.bench_pipeline(aus, mode, kernel="replay")["user"]["n"] == len(aus) - 1
+
+
+def test_replay_of_another_decode_is_refused(bench, replay):
+    from pyv4l2req.emulated import EmulatedBackend
+
+    aus = bench.access_units(CLIP.read_bytes())
+    recorder = replay.RecordingBackend(EmulatedBackend(pixels=False))
+    bench._decode_all(recorder, aus, "frame")
+    player = replay.ReplayBackend(EmulatedBackend(pixels=False), recorder.tape)
+    with pytest.raises(replay.ReplayDiverged, match="recorded"):
+        bench._decode_all(player, aus, "slice")  # more requests per picture than recorded
+
+
+def test_markdown_keeps_the_hand_written_analysis(bench, tmp_path):
+    out = tmp_path / "bench.md"
+    out.write_text("# old numbers\n| x | 1 |\n\n" + bench.KEEP_MARKER + "\n## Analysis\nby hand\n")
+    assert bench.main(["--input", str(CLIP), "--repeat", "1", "--markdown", str(out)]) == 0
+    text = out.read_text()
+    assert "# old numbers" not in text  # the generated part is new
+    assert text.index("**U. frame-based**") < text.index(bench.KEEP_MARKER)
+    assert text.endswith(bench.KEEP_MARKER + "\n## Analysis\nby hand\n")

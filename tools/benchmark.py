@@ -12,15 +12,18 @@ unit (one frame; median, p90 and mean over the stream):
 U. **userspace cost** — everything ``Decoder.feed`` does (split, parse, POC/DPB/output order,
    control values, packing, the request/buffer ioctls and their ctypes structs, CAPTURE
    recycling) minus the time spent *inside* the emulated device's ``ioctl``/``poll`` entry points
-   (its Python stand-in for the kernel) and minus the copy of output frames out of their
-   CAPTURE buffers (reported on its own row: a caller that maps or exports buffers does not
-   pay it). The pixel work is excluded by running the emulated device without it
-   (``EmulatedBackend(pixels=False)``: requests checked and completed like visl): FFmpeg
-   decoding 1080p in the same process between two pictures would leave the CPU caches cold
-   for our code, which a hardware decoder does not do (a row shows that case too).
+   (its Python stand-in for the kernel), minus the copy of output frames out of their CAPTURE
+   buffers (``DeviceSession._copy_out``, reported on its own row: a caller that maps or exports
+   buffers does not pay it) and minus the timing wrappers' own cost (``wrapper_overhead`` per
+   wrapped call, calibrated on a no-op). The pixel work is excluded by running the emulated
+   device without it (``EmulatedBackend(pixels=False)``: requests checked and completed like
+   visl): FFmpeg decoding 1080p in the same process between two pictures would leave the CPU
+   caches cold for our code, which a hardware decoder does not do (a row shows that case too).
    Measured in both decode modes: frame-based (one request per picture: rkvdec, hantro, and
    what ``auto`` picks when offered) and slice-based (one request per slice with slice
-   params and pred weights: cedrus).
+   params and pred weights: cedrus). One more frame-based row replays the device's recorded
+   answers (tools/replay_kernel.py) instead of running its ~150 µs of Python per picture
+   between our steps: it shows whether the emulated device's own cache footprint inflates U.
 A. **codec layer alone** — the sans-IO part of U: AccessUnitSplitter + H264Decoder + packing
    the control values to kernel structs, without any device (also per mode).
 K. **inside the emulated device** (pixels excluded): what the Python "kernel" costs; a real
@@ -48,9 +51,13 @@ from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tools"))  # replay_kernel
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "pyv4l2req"
 
+
+#: in the --markdown file, the hand-written analysis starts at this line (kept when regenerating)
+KEEP_MARKER = "<!-- analysis: written by hand, kept by tools/benchmark.py --markdown -->"
 
 #: the generated streams: x264's default slicing (one slice per picture) and a stress case
 STREAMS = {
@@ -115,15 +122,37 @@ def stats_us(samples: list[float]) -> dict[str, float]:
     }
 
 
-def _timed(fn: Callable, acc: list[float]) -> Callable:
-    """*fn* wrapped so that the seconds spent in it are added to ``acc[0]``."""
+def _timed(fn: Callable, acc: list) -> Callable:
+    """*fn* wrapped so that the seconds spent in it are added to ``acc[0]`` and its calls
+    counted in ``acc[1]``."""
+    perf = time.perf_counter
+
     def wrapper(*a, **k):
-        t0 = time.perf_counter()
+        t0 = perf()
         try:
             return fn(*a, **k)
         finally:
-            acc[0] += time.perf_counter() - t0
+            acc[0] += perf() - t0
+            acc[1] += 1
     return wrapper
+
+
+def wrapper_overhead(n: int = 200_000) -> float:
+    """Seconds that one call through :func:`_timed` adds *outside* the interval it measures
+    (the call into the wrapper, argument packing, the first clock read, the return): it would
+    otherwise count as userspace time in U for every ioctl/poll of the emulated device. The
+    least of 5 runs on a no-op with an ioctl's arguments (a lower bound: the real calls find
+    colder caches)."""
+    best = float("inf")
+    for _ in range(5):
+        acc = [0.0, 0]
+        f = _timed(lambda fd, request, arg=None: 0, acc)
+        perf = time.perf_counter
+        t0 = perf()
+        for _ in range(n):
+            f(3, 0xC0585609, None)
+        best = min(best, (perf() - t0 - acc[0]) / n)
+    return max(0.0, best)
 
 
 # -- A: the codec layer alone -------------------------------------------------------------
@@ -167,7 +196,7 @@ def bench_codec(au_bytes: list[bytes], slice_controls: bool, parts: bool = False
     sp = AccessUnitSplitter()
     dec = h264dec.H264Decoder(slice_controls=slice_controls)
     pack_picture = _packers(slice_controls)
-    parse_s = [0.0]
+    parse_s = [0.0, 0]
     if parts:
         ps = sp.parameter_sets
         ps.parse_slice_header = _timed(ps.parse_slice_header, parse_s)  # type: ignore[method-assign]
@@ -207,57 +236,86 @@ def bench_codec(au_bytes: list[bytes], slice_controls: bool, parts: bool = False
 
 
 # -- U and K: the pipeline on the emulated device --------------------------------------------
-def bench_pipeline(au_bytes: list[bytes], decode_mode: str, pixels: bool = False) -> dict[str, dict]:
+def _decode_all(backend, au_bytes: list[bytes], decode_mode: str, on_feed=None) -> list[tuple[int, int]]:
+    """Decode *au_bytes* one access unit per ``feed`` on *backend*; returns the output frames'
+    (timestamp, corrupt). *on_feed(dec)* returns a per-feed context manager (the timers)."""
+    from pyv4l2req import Decoder
+
+    out: list[tuple[int, int]] = []
+    with Decoder(device="emulated", backend=backend, decode_mode=decode_mode) as dec:
+        for data in au_bytes:
+            if on_feed is None:
+                out += [(f.timestamp_ns, f.corrupt) for f in dec.feed(data)]
+            else:
+                with on_feed(dec):
+                    out += [(f.timestamp_ns, f.corrupt) for f in dec.feed(data)]
+        out += [(f.timestamp_ns, f.corrupt) for f in dec.flush()]
+    return out
+
+
+def bench_pipeline(au_bytes: list[bytes], decode_mode: str, pixels: bool = False,
+                   kernel: str = "emulated") -> dict[str, dict]:
     """U (``user``), K (``kernel``), the frame copy (``copy``) and the GC share per access unit;
     ``ioctls``: ioctls per frame by name. *pixels*: the emulated device decodes pixels with
     FFmpeg (its time is subtracted, but it runs on the same core and leaves the caches cold
-    for the next userspace step); without, it checks and completes requests like visl."""
-    from pyv4l2req import Decoder
+    for the next userspace step); without, it checks and completes requests like visl.
+    *kernel*: ``"emulated"`` (the emulated device answers every call) or ``"replay"`` (a first,
+    untimed decode records the emulated device's answers to the per-picture calls, the timed
+    one replays them: see tools/replay_kernel.py; both must output the same frames)."""
     from pyv4l2req.emulated import EmulatedBackend
 
-    backend = EmulatedBackend(pixels=pixels)
-    inside = [0.0]
+    live = EmulatedBackend(pixels=pixels)
+    stats = live.stats
+    backend = live
+    if kernel == "replay":
+        from replay_kernel import RecordingBackend, ReplayBackend
+
+        recorder = RecordingBackend(EmulatedBackend(pixels=pixels))
+        expected = _decode_all(recorder, au_bytes, decode_mode)
+        backend = ReplayBackend(live, recorder.tape)
+    inside = [0.0, 0]  # seconds inside the device, wrapped calls
+    overhead = wrapper_overhead()
     for name in ("ioctl", "poll"):
         setattr(backend, name, _timed(getattr(backend, name), inside))
-    copy_s = [0.0]
-    copy_kernel = [0.0]  # emulated-device time inside frame() (it may reap a request)
+    copy_s = [0.0, 0]
     rows: dict[str, list[float]] = {"user": [], "kernel": [], "copy": [], "gc": []}
     gc_timer = GcTimer()
     perf = time.perf_counter
-    stats = backend.stats
-    with Decoder(device="emulated", backend=backend, decode_mode=decode_mode) as dec:
-        session = dec.session
-        real_frame = session.frame
+    patched: set[int] = set()
 
-        def timed_frame(*a, **k):
-            t0, k0 = perf(), inside[0]
-            try:
-                return real_frame(*a, **k)
-            finally:
-                copy_s[0] += perf() - t0
-                copy_kernel[0] += inside[0] - k0
+    class FeedTimer:
+        """Times one ``feed``: U = its wall time - time inside the device - the frame copies -
+        the timing wrappers' own cost (``wrapper_overhead`` per wrapped call)."""
 
-        session.frame = timed_frame  # type: ignore[method-assign]
-        frames = 0
-        for data in au_bytes:
-            px0, cp0, in0, ck0 = stats.pixel_seconds, copy_s[0], inside[0], copy_kernel[0]
-            g0 = gc_timer.seconds
-            t0 = perf()
-            for _ in dec.feed(data):
-                frames += 1
-            dt = perf() - t0
-            cp = copy_s[0] - cp0
-            kern = (inside[0] - in0) - (copy_kernel[0] - ck0)  # frame() is excluded as a whole
-            rows["user"].append(dt - cp - kern)
-            rows["kernel"].append(kern - (stats.pixel_seconds - px0))
+        def __init__(self, dec) -> None:
+            session = dec.session
+            if id(session) not in patched:  # the copy out of the CAPTURE buffer, on its own
+                session._copy_out = _timed(session._copy_out, copy_s)
+                patched.add(id(session))
+
+        def __enter__(self) -> None:
+            self.px0, self.cp0, self.in0, self.n0 = stats.pixel_seconds, copy_s[0], inside[0], inside[1] + copy_s[1]
+            self.g0 = gc_timer.seconds
+            self.t0 = perf()
+
+        def __exit__(self, *exc) -> None:
+            dt = perf() - self.t0
+            cp = copy_s[0] - self.cp0
+            kern = inside[0] - self.in0
+            calls = inside[1] + copy_s[1] - self.n0
+            rows["user"].append(dt - cp - kern - calls * overhead)
+            rows["kernel"].append(kern - (stats.pixel_seconds - self.px0))
             if cp:
                 rows["copy"].append(cp)
-            rows["gc"].append(gc_timer.seconds - g0)  # all of the frame, copy included
-        frames += sum(1 for _ in dec.flush())
-        ioctls = {k: v / max(1, frames) for k, v in sorted(stats.ioctls.items())}
+            rows["gc"].append(gc_timer.seconds - self.g0)  # all of the feed, copy included
+
+    got = _decode_all(backend, au_bytes, decode_mode, FeedTimer)
     gc_timer.close()
+    if kernel == "replay" and got != expected:
+        raise RuntimeError("the replayed decode output other frames than the recorded one")
+    frames = max(1, len(got))
     out: dict[str, dict] = {k: stats_us(v[1:] if k != "copy" else v) for k, v in rows.items() if v}
-    out["ioctls"] = ioctls
+    out["ioctls"] = {k: v / frames for k, v in sorted(stats.ioctls.items())}
     return out
 
 
@@ -296,6 +354,7 @@ def report(repeat: int, streams: list[tuple[str, int, dict[str, dict[str, dict]]
     ]
     for name, n_aus, desc, res in streams:
         fr, sl, px = res["pipeline frame"], res["pipeline slice"], res["pipeline frame pixels"]
+        rp = res["pipeline frame replay"]
         ca_f, ca_s = res["codec frame"], res["codec slice"]
         parts_f, parts_s = res["codec parts frame"], res["codec parts slice"]
         lines += [
@@ -304,6 +363,7 @@ def report(repeat: int, streams: list[tuple[str, int, dict[str, dict[str, dict]]
             *header,
             row("**U. frame-based**", fr["user"]),
             row("U. slice-based", sl["user"]),
+            row("U. frame-based, the device's answers replayed (no emulated-device Python between our steps)", rp["user"]),
             row("U. frame-based, FFmpeg decoding the pixels in-process (its time subtracted; cold caches)", px["user"]),
             row("copy of an output frame out of its CAPTURE buffer (numpy, NV12 1080p)", px["copy"]),
             row("K. inside the emulated device, frame-based (pixels excluded; not userspace)", fr["kernel"]),
@@ -341,6 +401,7 @@ def measure(aus: list[bytes], n: int) -> dict[str, dict[str, dict]]:
     runs: dict[str, Callable[[], dict[str, dict]]] = {
         "pipeline frame": lambda: bench_pipeline(aus, "frame"),
         "pipeline frame pixels": lambda: bench_pipeline(aus, "frame", pixels=True),
+        "pipeline frame replay": lambda: bench_pipeline(aus, "frame", kernel="replay"),
         "pipeline slice": lambda: bench_pipeline(aus, "slice"),
         "codec frame": lambda: bench_codec(aus, False),
         "codec slice": lambda: bench_codec(aus, True),
@@ -381,6 +442,10 @@ def main(argv: list[str] | None = None) -> int:
     text = report(n, streams, rss_mib)
     print(text)
     if args.markdown:
+        # the hand-written analysis after KEEP_MARKER in an existing file is kept
+        old = args.markdown.read_text() if args.markdown.exists() else ""
+        if KEEP_MARKER in old:
+            text = text.rstrip("\n") + "\n\n" + old[old.index(KEEP_MARKER):]
         args.markdown.write_text(text)
     return 0
 

@@ -428,6 +428,14 @@ class DeviceSession:
         corrupt = error or (bool(corrupted) and not corrupted.isdisjoint(self._refs.get(ts, ())))
         if corrupt:
             corrupted.add(ts)
+        frame = self._copy_out(index, crop)
+        frame.timestamp_ns = ts
+        frame.corrupt = corrupt
+        return frame
+
+    def _copy_out(self, index: int, crop) -> Frame:
+        """The picture in CAPTURE buffer *index* copied into a new :class:`Frame` (detiled
+        when the format is tiled); the one step of :meth:`frame` that touches every pixel."""
         views = self._cap_views[index]
         if views is None:  # first frame from this buffer: its views, once
             fmt = self.cap_format
@@ -435,14 +443,10 @@ class DeviceSession:
                 self.cap_q.buffers[index].planes, fmt.pixelformat, fmt.width, fmt.height,
                 fmt.bytesperline[0]) or False
         if views:
-            frame = Frame(views[0].copy(), views[1].copy(), Crop(crop.left, crop.top, crop.width, crop.height))
-        else:
-            fmt = self.cap_format
-            frame = capture_to_frame(self.cap_q.buffers[index].planes, fmt.pixelformat, fmt.width, fmt.height,
-                                     fmt.bytesperline[0], Crop(crop.left, crop.top, crop.width, crop.height))
-        frame.timestamp_ns = ts
-        frame.corrupt = corrupt
-        return frame
+            return Frame(views[0].copy(), views[1].copy(), Crop(crop.left, crop.top, crop.width, crop.height))
+        fmt = self.cap_format
+        return capture_to_frame(self.cap_q.buffers[index].planes, fmt.pixelformat, fmt.width, fmt.height,
+                                fmt.bytesperline[0], Crop(crop.left, crop.top, crop.width, crop.height))
 
     def release(self, ts: int) -> None:
         """The codec no longer needs picture *ts*: give its CAPTURE buffer back."""
