@@ -337,9 +337,10 @@ def report(repeat: int, streams: list[tuple[str, int, dict[str, dict[str, dict]]
         "## The target: userspace cost per frame (≤ 100 µs median)",
         "",
         "U = parse + DPB + controls + ioctls: all of `Decoder.feed` minus the time inside the "
-        "emulated device's ioctl/poll (its Python stand-in for the kernel) and minus the copy of "
-        "output frames out of their CAPTURE buffers (own row below), with the emulated device's "
-        "pixel work off (`EmulatedBackend(pixels=False)`, visl-like).",
+        "emulated device's ioctl/poll (its Python stand-in for the kernel), minus the copy of "
+        "output frames out of their CAPTURE buffers (own row below) and minus the timing "
+        "wrappers' own cost (calibrated), with the emulated device's pixel work off "
+        "(`EmulatedBackend(pixels=False)`, visl-like).",
         "",
         "| stream | U frame-based median µs | U frame-based p90 µs | U slice-based median µs | A frame-based median µs | A slice-based median µs |",
         "|---|---|---|---|---|---|",
