@@ -211,7 +211,6 @@ _DECODE_FIELDS = (
     "dec_ref_pic_marking_bit_size", "slice_group_change_cycle",
 )
 _get_decode_fields = attrgetter(*_DECODE_FIELDS)
-_get_decode_prefix_fields = attrgetter(*_DECODE_FIELDS[:-2])
 
 
 def decode_params_control(sh: object, nal_ref_idc: int, idr: bool, top_poc: int, bottom_poc: int,
@@ -223,23 +222,16 @@ def decode_params_control(sh: object, nal_ref_idc: int, idr: bool, top_poc: int,
 
     PFRAME/BFRAME: the picture has P (resp. B) slices (as GStreamer 1.22 sets them).
 
-    A non-reference picture without slice groups reads only prefix elements of ``sh``, so a
-    lazily parsed header keeps its tail unparsed (frame-based decoding needs nothing else of it).
+    Of a non-reference picture without slice groups, the two tail elements read here are
+    absent (7.3.3): a lazily parsed header gives them as 0 without parsing its tail
+    (:class:`.slice.SliceHeader`), so frame-based decoding leaves that tail unparsed.
     """
     if isinstance(sh, SliceHeader):
         # fast path: the parser's headers (a pending tail included) have every element, as
         # an int: one attrgetter call
-        if nal_ref_idc == 0 and not sh.pps.num_slice_groups_minus1:
-            # Both tail elements are absent, i.e. 0 (7.3.3): dec_ref_pic_marking() is coded
-            # only when nal_ref_idc != 0, slice_group_change_cycle only when
-            # num_slice_groups_minus1 > 0. Not reading them leaves a pending tail unparsed.
-            (field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb,
-             delta_pic_order_cnt_bottom, pic_order_cnt_bit_size) = _get_decode_prefix_fields(sh)
-            dec_ref_pic_marking_bit_size = slice_group_change_cycle = 0
-        else:
-            (field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb,
-             delta_pic_order_cnt_bottom, pic_order_cnt_bit_size, dec_ref_pic_marking_bit_size,
-             slice_group_change_cycle) = _get_decode_fields(sh)
+        (field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb,
+         delta_pic_order_cnt_bottom, pic_order_cnt_bit_size, dec_ref_pic_marking_bit_size,
+         slice_group_change_cycle) = _get_decode_fields(sh)
     else:  # duck-typed headers: missing / None elements are 0
         (field, bottom_field_flag, frame_num, idr_pic_id, pic_order_cnt_lsb,
          delta_pic_order_cnt_bottom, pic_order_cnt_bit_size, dec_ref_pic_marking_bit_size,
