@@ -38,6 +38,7 @@ like timeit's best of N (the machine may be shared). The numbers go to docs/benc
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import os
 import platform
@@ -137,12 +138,13 @@ def _timed(fn: Callable, acc: list) -> Callable:
     return wrapper
 
 
+@functools.cache
 def wrapper_overhead(n: int = 200_000) -> float:
     """Seconds that one call through :func:`_timed` adds *outside* the interval it measures
     (the call into the wrapper, argument packing, the first clock read, the return): it would
     otherwise count as userspace time in U for every ioctl/poll of the emulated device. The
     least of 5 runs on a no-op with an ioctl's arguments (a lower bound: the real calls find
-    colder caches)."""
+    colder caches). Calibrated once per process (~0.4 s)."""
     best = float("inf")
     for _ in range(5):
         acc = [0.0, 0]
