@@ -177,8 +177,10 @@ class ControlSet:
                 ec.which = v.V4L2_CTRL_WHICH_CUR_VAL
                 ec.request_fd = 0
             else:
-                if target is None or target == ():  # (a decoder's requests take turns: only
-                    ec.which = v.V4L2_CTRL_WHICH_REQUEST_VAL  # request_fd changes then)
+                # from one request to the next (a decoder's requests take turns) only
+                # request_fd changes: which is set when coming from the current values
+                if target is None or target == ():
+                    ec.which = v.V4L2_CTRL_WHICH_REQUEST_VAL
                 ec.request_fd = request_fd
             self._target = request_fd
         try:
