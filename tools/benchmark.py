@@ -22,7 +22,7 @@ U. **userspace cost** — everything ``Decoder.feed`` does (split, parse, POC/DP
    Measured in both decode modes: frame-based (one request per picture: rkvdec, hantro, and
    what ``auto`` picks when offered) and slice-based (one request per slice with slice
    params and pred weights: cedrus). One more frame-based row replays the device's recorded
-   answers (tools/replay_kernel.py) instead of running its ~150 µs of Python per picture
+   answers (tools/replay_kernel.py) instead of running its ~150–200 µs of Python per picture
    between our steps: it shows whether the emulated device's own cache footprint inflates U.
 A. **codec layer alone** — the sans-IO part of U: AccessUnitSplitter + H264Decoder + packing
    the control values to kernel structs, without any device (also per mode).
@@ -38,6 +38,7 @@ like timeit's best of N (the machine may be shared). The numbers go to docs/benc
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import gc
 import os
@@ -240,17 +241,16 @@ def bench_codec(au_bytes: list[bytes], slice_controls: bool, parts: bool = False
 # -- U and K: the pipeline on the emulated device --------------------------------------------
 def _decode_all(backend, au_bytes: list[bytes], decode_mode: str, on_feed=None) -> list[tuple[int, int]]:
     """Decode *au_bytes* one access unit per ``feed`` on *backend*; returns the output frames'
-    (timestamp, corrupt). *on_feed(dec)* returns a per-feed context manager (the timers)."""
+    (timestamp, corrupt). *on_feed(dec)*, called once, returns the context manager entered
+    around every ``feed`` (the timers)."""
     from pyv4l2req import Decoder
 
     out: list[tuple[int, int]] = []
     with Decoder(device="emulated", backend=backend, decode_mode=decode_mode) as dec:
+        timer = on_feed(dec) if on_feed is not None else contextlib.nullcontext()
         for data in au_bytes:
-            if on_feed is None:
+            with timer:
                 out += [(f.timestamp_ns, f.corrupt) for f in dec.feed(data)]
-            else:
-                with on_feed(dec):
-                    out += [(f.timestamp_ns, f.corrupt) for f in dec.feed(data)]
         out += [(f.timestamp_ns, f.corrupt) for f in dec.flush()]
     return out
 
@@ -283,17 +283,13 @@ def bench_pipeline(au_bytes: list[bytes], decode_mode: str, pixels: bool = False
     rows: dict[str, list[float]] = {"user": [], "kernel": [], "copy": [], "gc": []}
     gc_timer = GcTimer()
     perf = time.perf_counter
-    patched: set[int] = set()
-
     class FeedTimer:
-        """Times one ``feed``: U = its wall time - time inside the device - the frame copies -
+        """Times each ``feed``: U = its wall time - time inside the device - the frame copies -
         the timing wrappers' own cost (``wrapper_overhead`` per wrapped call)."""
 
         def __init__(self, dec) -> None:
-            session = dec.session
-            if id(session) not in patched:  # the copy out of the CAPTURE buffer, on its own
-                session._copy_out = _timed(session._copy_out, copy_s)
-                patched.add(id(session))
+            session = dec.session  # the copy out of the CAPTURE buffer, timed on its own
+            session._copy_out = _timed(session._copy_out, copy_s)
 
         def __enter__(self) -> None:
             self.px0, self.cp0, self.in0, self.n0 = stats.pixel_seconds, copy_s[0], inside[0], inside[1] + copy_s[1]

@@ -3,11 +3,11 @@ ioctls, recorded in one decode and replayed in the next.
 
 Why: the benchmark's userspace cost U excludes the time spent *inside* the emulated device,
 but not what that time does to the CPU caches. The emulated device is Python: per picture it
-runs ~150 µs of interpreter work (control validation, buffer and request state machines) over
-megabytes of objects, and evicts our code's data from L1/L2 between two of our steps. A real
-kernel does the same ioctls in a few µs of C. Replaying recorded answers costs about as little,
-so the decoder's own work runs with the caches a real kernel would leave it (measured: the
-session path costs ~23 µs per picture in place on the emulated device, ~9 µs in a tight loop).
+runs ~150-200 µs of interpreter work (control validation, buffer and request state machines)
+over megabytes of objects between two of our steps, where a real kernel does the same ioctls
+in a few µs of C. Replaying recorded answers costs about as little as a kernel, so U measured
+with the replay is free of the emulator's cache footprint (measured: it is ~8 µs of U's ~127
+per picture, docs/benchmark.md).
 
 How: :class:`RecordingBackend` wraps a live backend and, for the per-picture calls
 (``QBUF``, ``DQBUF``, ``S_EXT_CTRLS`` on a request, ``MEDIA_REQUEST_IOC_QUEUE``/``REINIT`` and
