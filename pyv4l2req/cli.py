@@ -47,7 +47,7 @@ def _fail(code: int, message: str) -> "click.exceptions.Exit":
 
 
 @click.command(epilog=_EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, path_type=str))
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, allow_dash=True, path_type=str))
 @click.option("-o", "--output", "output", type=click.Path(dir_okay=False, writable=True, allow_dash=True),
               help="Output file ('-' for stdout). Omit to decode without writing (e.g. with --framemd5).")
 @click.option("--format", "fmt", type=click.Choice(["nv12", "i420", "y4m"]),
@@ -62,7 +62,9 @@ def _fail(code: int, message: str) -> "click.exceptions.Exit":
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or notices; errors only.")
 def main(input_path: str, output: str | None, fmt: str | None, device: str, max_frames: int | None,
          framemd5: str | None, decode_mode: str, quiet: bool) -> None:
-    """Decode an H.264 stream (Annex B .h264/.264/.jsv or MP4/MOV) to raw frames in display order."""
+    """Decode an H.264 stream (Annex B .h264/.264/.jsv or MP4/MOV) to raw frames in display order.
+
+    INPUT may be a file, a pipe or FIFO, or '-' for standard input."""
     from .pipeline.decoder import Decoder, open_input  # deferred: keeps --help fast
 
     if fmt is None:
@@ -93,7 +95,7 @@ def main(input_path: str, output: str | None, fmt: str | None, device: str, max_
         raise _fail(EXIT_INPUT, f"{e.filename}: {e.strerror}")
 
     writer = FrameWriter(out, fmt) if out is not None else None
-    show_progress = not quiet and sys.stderr.isatty()
+    show_progress = not quiet and sys.stderr.isatty() and source.size is not None
     frames = corrupt = 0
     code = EXIT_OK
     t0 = time.perf_counter()
