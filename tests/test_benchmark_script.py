@@ -110,3 +110,34 @@ def test_markdown_keeps_the_hand_written_analysis(bench, tmp_path):
     assert "# old numbers" not in text  # the generated part is new
     assert text.index("**U. frame-based**") < text.index(bench.KEEP_MARKER)
     assert text.endswith(bench.KEEP_MARKER + "\n## Analysis\nby hand\n")
+
+
+def test_compare_runs_both_revisions_side_by_side(tmp_path):
+    """tools/benchmark_compare.py: a worktree of the baseline, each revision's own benchmark,
+    alternating; the table it writes has both revisions' numbers and their ratio."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "compare.md"
+    r = subprocess.run([sys.executable, str(REPO / "tools" / "benchmark_compare.py"), "--baseline", "HEAD",
+                        "--rounds", "1", "--input", str(CLIP), "--markdown", str(out)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    text = out.read_text()
+    assert re.search(r"^\| baseline `HEAD` \|( \d+ \|){5}$", text, re.M), text
+    assert re.search(r"^\| current `[0-9a-f]+(\+changes)?` \|( \d+ \|){5}$", text, re.M), text
+    assert re.search(r"^\| current / baseline \|( \d+\.\d\d \|){5}$", text, re.M), text
+    assert "round 1: baseline" in r.stderr and "round 1: current" in r.stderr
+    # the temporary worktree is gone again
+    listed = subprocess.run(["git", "-C", str(REPO), "worktree", "list"], capture_output=True, text=True).stdout
+    assert "pyv4l2req-baseline-" not in listed
+
+
+def test_compare_reads_the_summary_row():
+    spec = importlib.util.spec_from_file_location("pyv4l2req_benchmark_compare", REPO / "tools" / "benchmark_compare.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    md = "| stream | a | b | c | d | e |\n|---|\n| `x.h264` | **127** | 209 | 210 | 73 | 133 |\n"
+    assert module.parse_summary(md, "x.h264") == dict(zip(module.COLUMNS, (127, 209, 210, 73, 133)))
+    with pytest.raises(ValueError, match="no summary row for y.h264"):
+        module.parse_summary(md, "y.h264")
