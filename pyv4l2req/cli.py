@@ -9,7 +9,9 @@ Exit codes (also in ``--help``):
 3     input problem: missing/unreadable file, not H.264 (Annex B or MP4/MOV)
 4     unsupported stream (profile, FMO/ASO, bit depth, ...)
 5     no stateless decoder device for H.264
-6     permission denied on the device or the output
+6     permission denied (input, output, or the device)
+7     output problem: cannot create or write the output or the --framemd5 file (missing
+      directory, no space left, I/O error, ...); the frames written before it stay written
 ====  =====================================================================
 """
 
@@ -27,12 +29,12 @@ import click
 from .errors import BitstreamError, NoDeviceError, PyV4L2ReqError, UnsupportedStream, V4L2Error
 from .pipeline.frames import FrameWriter, format_from_extension
 
-EXIT_OK, EXIT_DECODE, EXIT_USAGE, EXIT_INPUT, EXIT_UNSUPPORTED, EXIT_NODEV, EXIT_PERM = range(7)
+EXIT_OK, EXIT_DECODE, EXIT_USAGE, EXIT_INPUT, EXIT_UNSUPPORTED, EXIT_NODEV, EXIT_PERM, EXIT_OUTPUT = range(8)
 
 _EPILOG = """\b
 Exit codes: 0 ok; 1 decode error (frames before it are written); 2 usage;
 3 input missing/not H.264; 4 unsupported stream; 5 no decoder device;
-6 permission denied.
+6 permission denied; 7 cannot write the output.
 \b
 Examples:
   pyv4l2req-decode clip.h264 -o out.nv12
@@ -48,14 +50,14 @@ def _fail(code: int, message: str) -> "click.exceptions.Exit":
 
 @click.command(epilog=_EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, allow_dash=True, path_type=str))
-@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False, allow_dash=True),
               help="Output file ('-' for stdout). Omit to decode without writing (e.g. with --framemd5).")
 @click.option("--format", "fmt", type=click.Choice(["nv12", "i420", "y4m"]),
               help="Output layout; default from the output extension (.nv12, .yuv/.i420, .y4m), else nv12.")
 @click.option("--device", default="auto", show_default=True,
               help="'auto' (first hardware stateless H.264 decoder, else the emulated one), 'emulated', or a /dev/videoN path.")
 @click.option("--frames", "max_frames", type=click.IntRange(min=1), help="Stop after N output frames.")
-@click.option("--framemd5", type=click.Path(dir_okay=False, writable=True, allow_dash=True),
+@click.option("--framemd5", type=click.Path(dir_okay=False, allow_dash=True),
               help="Write one md5 per output frame (of the cropped picture in the output layout).")
 @click.option("--decode-mode", type=click.Choice(["auto", "frame", "slice"]), default="auto", show_default=True,
               help="V4L2 decode mode (auto: what the device reports, frame-based preferred).")
@@ -89,10 +91,13 @@ def main(input_path: str, output: str | None, fmt: str | None, device: str, max_
             out = sys.stdout.buffer if output == "-" else open(output, "wb")
         if framemd5:
             md5_out = sys.stdout if framemd5 == "-" else open(framemd5, "w")
-    except PermissionError as e:
-        raise _fail(EXIT_PERM, f"{e.filename}: permission denied")
     except OSError as e:
-        raise _fail(EXIT_INPUT, f"{e.filename}: {e.strerror}")
+        source.close()
+        if out is not None and out is not sys.stdout.buffer:
+            out.close()
+        if isinstance(e, PermissionError):
+            raise _fail(EXIT_PERM, f"{e.filename}: permission denied")
+        raise _fail(EXIT_OUTPUT, f"{e.filename}: cannot open for writing: {e.strerror}")
 
     writer = FrameWriter(out, fmt) if out is not None else None
     show_progress = not quiet and sys.stderr.isatty() and source.size is not None
@@ -108,15 +113,18 @@ def main(input_path: str, output: str | None, fmt: str | None, device: str, max_
                                show_eta=True, show_pos=False) if show_progress else _NullBar() as bar:
             for frame in dec.decode(source, progress=bar.update):
                 if writer is not None:
-                    data = writer.write(frame)
+                    data = _writing(output, writer.write, frame)
                 else:
                     data = frame.to_bytes("nv12" if fmt == "nv12" else "i420")
                 if md5_out is not None:
-                    md5_out.write(f"{hashlib.md5(data).hexdigest()}\n")
+                    _writing(framemd5, md5_out.write, f"{hashlib.md5(data).hexdigest()}\n")
                 frames += 1
                 corrupt += frame.corrupt
                 if max_frames is not None and frames >= max_frames:
                     break
+    except _OutputError as e:
+        code = EXIT_PERM if isinstance(e.__cause__, PermissionError) else EXIT_OUTPUT
+        click.echo(f"pyv4l2req-decode: error: {e}", err=True)
     except NoDeviceError as e:
         code = EXIT_NODEV
         click.echo(f"pyv4l2req-decode: error: {e}", err=True)
@@ -138,11 +146,17 @@ def main(input_path: str, output: str | None, fmt: str | None, device: str, max_
     finally:
         if dec is not None:
             dec.close()
-        if out is not None and out is not sys.stdout.buffer:
-            out.close()
-        if md5_out is not None and md5_out is not sys.stdout:
-            md5_out.close()
         source.close()
+        # closing flushes: a full disk may only show now
+        for path, f in ((output, out), (framemd5, md5_out)):
+            if f is None:
+                continue
+            try:
+                f.flush() if f in (sys.stdout, sys.stdout.buffer) else f.close()
+            except OSError as e:
+                if not code:
+                    code = EXIT_OUTPUT
+                    click.echo(f"pyv4l2req-decode: error: {_OutputError.describe(path, e)}", err=True)
     elapsed = time.perf_counter() - t0
     if not quiet or code:
         fps = frames / elapsed if elapsed > 0 else 0.0
@@ -154,6 +168,22 @@ def main(input_path: str, output: str | None, fmt: str | None, device: str, max_
         click.echo(f"pyv4l2req-decode: {summary}", err=True)
     if code:
         raise click.exceptions.Exit(code)
+
+
+class _OutputError(Exception):
+    """An OS error writing the output or the md5 file (kept apart from the device's OSErrors)."""
+
+    @staticmethod
+    def describe(path: str | None, e: OSError) -> str:
+        name = "standard output" if path in (None, "-") else path
+        return f"{name}: cannot write: {e.strerror or e}"
+
+
+def _writing(path: str | None, write, data):
+    try:
+        return write(data)
+    except OSError as e:
+        raise _OutputError(_OutputError.describe(path, e)) from e
 
 
 class _NullBar:

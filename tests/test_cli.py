@@ -201,3 +201,73 @@ def test_open_input_hands_back_the_sniffed_head(tmp_path):
         assert src.kind == "annexb" and src.size is None
         assert b"".join(src.chunks()) == data
     writer.join(timeout=60)
+
+
+# -- output errors: one line, exit 7 (6 for permissions), frames written so far stay ---------------
+
+@pytest.mark.parametrize("where,target,message", [
+    ("-o", "/dev/full", "/dev/full: cannot write: No space left on device"),
+    ("--framemd5", "/dev/full", "/dev/full: cannot write: No space left on device"),
+    ("-o", "{tmp}/no/such/dir/out.nv12", "cannot open for writing: No such file or directory"),
+])
+def test_output_errors_exit_7_without_traceback(tmp_path, where, target, message):
+    target = target.format(tmp=tmp_path)
+    if target.startswith("/dev/") and not os.path.exists(target):
+        pytest.skip(f"{target} does not exist here")
+    r = run(str(CLIP), "--device", "emulated", where, target)
+    assert r.returncode == 7, r.stderr
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_output_error_keeps_the_frames_written_before_it(tmp_path):
+    """A file that stops taking data mid-way (RLIMIT_FSIZE, like a full disk): the frames
+    written before are there, whole, and the exit code says what happened."""
+    import resource
+
+    frame = 176 * 144 * 3 // 2
+    limit = 5 * frame + 100  # room for 5 whole frames
+    out = tmp_path / "out.yuv"
+
+    def cap() -> None:
+        import signal
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a signal
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    exe = shutil.which("pyv4l2req-decode")
+    cmd = [exe] if exe else [sys.executable, "-m", "pyv4l2req.cli"]
+    r = subprocess.run([*cmd, str(CLIP), "--device", "emulated", "-o", str(out), "--format", "i420"],
+                       capture_output=True, text=True, timeout=300, preexec_fn=cap)
+    assert r.returncode == 7, r.stderr
+    assert "cannot write: File too large" in r.stderr and "Traceback" not in r.stderr
+    data = out.read_bytes()
+    assert len(data) >= 5 * frame
+    assert data[:5 * frame] == ffmpeg_raw(CLIP, "yuv420p")[:5 * frame]
+
+
+def test_output_permission_denied_exit_6(tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root may write anywhere: no permission error to provoke")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    r = run(str(CLIP), "--device", "emulated", "-o", str(ro / "out.nv12"))
+    assert r.returncode == 6 and "permission denied" in r.stderr
+
+
+def test_frame_formats_are_validated():
+    from pyv4l2req.pipeline.frames import FRAME_FORMATS, Crop, Frame, FrameWriter
+
+    import io
+    import numpy as np
+
+    f = Frame(np.zeros((16, 16), np.uint8), np.zeros((8, 16), np.uint8), Crop(0, 0, 16, 16))
+    for bad in ("yuv420p", "rgb", "", "y4m"):
+        with pytest.raises(ValueError, match="valid: i420, nv12"):
+            f.to_bytes(bad)
+        with pytest.raises(ValueError, match="valid: i420, nv12"):
+            f.md5(bad)
+    with pytest.raises(ValueError, match="valid: i420, nv12, y4m"):
+        FrameWriter(io.BytesIO(), "rgb")
+    assert set(FRAME_FORMATS) == {"i420", "nv12"}
+    assert len(f.to_bytes("i420")) == len(f.to_bytes("nv12")) == 16 * 16 * 3 // 2

@@ -34,6 +34,18 @@ SUPPORTED_CAPTURE_FORMATS = (
     v.V4L2_PIX_FMT_MM21,
 )
 
+#: the raw layouts a frame can be written in (``Frame.to_bytes``, ``md5``, ``FrameWriter``):
+#: planar 4:2:0 (FFmpeg's yuv420p) and Y + interleaved CbCr (FFmpeg's nv12)
+FRAME_FORMATS = ("i420", "nv12")
+
+
+def check_frame_format(fmt: str, allowed: Sequence[str] = FRAME_FORMATS) -> str:
+    """*fmt* if it is one of *allowed*, else a ValueError naming the valid ones."""
+    if fmt not in allowed:
+        raise ValueError(f"unknown frame format {fmt!r} (valid: {', '.join(allowed)})")
+    return fmt
+
+
 # pixfmt -> (luma tile w, luma tile h, chroma tile w, chroma tile h)
 TILINGS: dict[int, tuple[int, int, int, int]] = {
     v.V4L2_PIX_FMT_NV12_4L4: (4, 4, 4, 4),
@@ -91,11 +103,13 @@ class Frame:
         return y, uv
 
     def to_bytes(self, fmt: str = "i420") -> bytes:
-        """The cropped picture as one contiguous buffer in ``i420`` or ``nv12`` layout."""
-        planes = self.planes_i420() if fmt in ("i420", "y4m") else self.planes_nv12()
+        """The cropped picture as one contiguous buffer in ``i420`` or ``nv12`` layout
+        (:data:`FRAME_FORMATS`; anything else is a ValueError)."""
+        planes = self.planes_i420() if check_frame_format(fmt) == "i420" else self.planes_nv12()
         return b"".join(np.ascontiguousarray(p).tobytes() for p in planes)
 
     def md5(self, fmt: str = "i420") -> str:
+        """md5 of :meth:`to_bytes` (*fmt* ``i420`` equals FFmpeg's ``yuv420p`` framemd5 hash)."""
         return hashlib.md5(self.to_bytes(fmt)).hexdigest()
 
 
@@ -192,11 +206,10 @@ def capture_to_frame(
 class FrameWriter:
     """Write cropped frames as raw ``nv12``, raw ``i420`` or ``y4m`` to a binary stream."""
 
-    FORMATS = ("nv12", "i420", "y4m")
+    FORMATS = (*FRAME_FORMATS, "y4m")
 
     def __init__(self, stream: BinaryIO, fmt: str, fps: tuple[int, int] = (25, 1)) -> None:
-        if fmt not in self.FORMATS:
-            raise ValueError(f"unknown output format {fmt!r} (choose from {', '.join(self.FORMATS)})")
+        check_frame_format(fmt, self.FORMATS)
         self.stream = stream
         self.fmt = fmt
         self.fps = fps
