@@ -83,6 +83,9 @@ def main(input_path: str, output: str | None, fmt: str | None, device: str, max_
         raise _fail(EXIT_INPUT, f"{input_path}: {e}")
     except UnsupportedStream as e:
         raise _fail(EXIT_UNSUPPORTED, f"{input_path}: unsupported stream: {e}")
+    if not quiet:
+        for notice in source.notices:
+            click.echo(f"pyv4l2req-decode: note: {input_path}: {notice}", err=True)
 
     out: BinaryIO | None = None
     md5_out = None

@@ -5,6 +5,11 @@ video track: the SPS/PPS of its ``avcC`` first, then every sample's length-prefi
 units in decode order. Boxes walked: ``moov/trak/mdia/hdlr`` (handler ``vide``),
 ``mdia/minf/stbl/stsd`` (``avc1``/``avc3`` with ``avcC``), ``stsz``/``stz2``, ``stsc``,
 ``stco``/``co64``. Fragmented files (``moof``) are not supported.
+
+A file cut short (a download or a recording still being written, with its ``moov`` before the
+media data, as ``-movflags +faststart`` writes it) gives the samples that are wholly there:
+the last top-level box may run past the end of the data, and the sample walk stops at the
+first sample that does (:class:`Mp4Notes` says how many samples were missing).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Iterator
 
 from ...errors import BitstreamError, UnsupportedStream
 
-__all__ = ["iter_annexb_nal_units", "AvcTrack", "find_avc_track", "parse_avcc", "AvcDecoderConfig"]
+__all__ = ["iter_annexb_nal_units", "AvcTrack", "find_avc_track", "parse_avcc", "AvcDecoderConfig", "Mp4Notes"]
 
 _CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"udta", b"mvex"}
 _AVC_ENTRIES = {b"avc1", b"avc3", b"avc2", b"avc4"}
@@ -26,8 +31,12 @@ _OTHER_CODECS = {
 }
 
 
-def _boxes(data: bytes, start: int, end: int, where: str) -> Iterator[tuple[bytes, int, int]]:
-    """Yield ``(type, payload_start, box_end)`` of the boxes in ``data[start:end]``."""
+def _boxes(data: bytes, start: int, end: int, where: str, *,
+           cut_short: bool = False) -> Iterator[tuple[bytes, int, int]]:
+    """Yield ``(type, payload_start, box_end)`` of the boxes in ``data[start:end]``.
+
+    *cut_short* (the file's top level): the last box may run past *end* (a truncated file);
+    it is yielded as ending at *end*."""
     p = start
     while p < end:
         if end - p < 8:
@@ -41,6 +50,8 @@ def _boxes(data: bytes, start: int, end: int, where: str) -> Iterator[tuple[byte
             size = int.from_bytes(data[p + 8:p + 16], "big")
             hdr = 16
         elif size == 0:
+            size = end - p
+        if cut_short and size >= hdr and p + size > end:
             size = end - p
         if size < hdr or p + size > end:
             raise BitstreamError(
@@ -193,13 +204,14 @@ def find_avc_track(data: bytes) -> AvcTrack:
     """The first AVC video track; :class:`UnsupportedStream` when the video is not AVC."""
     moov = None
     has_moof = False
-    for typ, s, e in _boxes(data, 0, len(data), "file"):
+    for typ, s, e in _boxes(data, 0, len(data), "file", cut_short=True):
         if typ == b"moov":
             moov = (s, e)
         elif typ == b"moof":
             has_moof = True
     if moov is None:
-        raise BitstreamError("MP4: no 'moov' box (not an MP4/MOV file, or truncated)")
+        raise BitstreamError("MP4: no 'moov' box (not an MP4/MOV file, or cut short before its "
+                             "'moov': a file being written by a muxer without faststart)")
     others: list[str] = []
     for idx, (typ, s, e) in enumerate(t for t in _boxes(data, *moov, "moov") if t[0] == b"trak"):
         where = f"trak #{idx}"
@@ -235,9 +247,23 @@ def find_avc_track(data: bytes) -> AvcTrack:
     raise UnsupportedStream("the file has no video track")
 
 
-def iter_annexb_nal_units(data: bytes) -> Iterator[bytes]:
-    """NAL units (no start code) of the first AVC track: avcC SPS/PPS, then the samples'."""
+@dataclass
+class Mp4Notes:
+    """What :func:`iter_annexb_nal_units` noticed: ``samples`` in the track, ``missing`` of
+    them past the end of a file cut short."""
+
+    samples: int = 0
+    missing: int = 0
+
+
+def iter_annexb_nal_units(data: bytes, notes: Mp4Notes | None = None) -> Iterator[bytes]:
+    """NAL units (no start code) of the first AVC track: avcC SPS/PPS, then the samples'.
+
+    The samples that lie (partly) past the end of *data* are not yielded: counted in
+    ``notes.missing`` when *notes* is given."""
     track = find_avc_track(data)
+    if notes is not None:
+        notes.samples = len(track.sample_sizes)
     cfg = track.config
     yield from cfg.sequenceParameterSetNALUnits
     yield from cfg.pictureParameterSetNALUnits
@@ -245,8 +271,10 @@ def iter_annexb_nal_units(data: bytes) -> Iterator[bytes]:
     n_data = len(data)
     for i, (off, size) in enumerate(zip(track.sample_offsets, track.sample_sizes)):
         end = off + size
-        if end > n_data:
-            raise BitstreamError(f"MP4: sample {i} ({size} bytes at offset {off}) runs past the end of the file ({n_data})")
+        if end > n_data:  # cut short: this and every later sample (they come in file order
+            if notes is not None:  # in a faststart file; a later one that is whole is not
+                notes.missing = len(track.sample_sizes) - i  # decodable without this one)
+            return
         p = off
         while p < end:
             if p + ls > end:
