@@ -58,10 +58,12 @@ def _fail(code: int, message: str) -> "click.exceptions.Exit":
               help="'auto' (first hardware stateless H.264 decoder, else the emulated one), 'emulated', or a /dev/videoN path.")
 @click.option("--frames", "max_frames", type=click.IntRange(min=1), help="Stop after N output frames.")
 @click.option("--framemd5", type=click.Path(dir_okay=False, allow_dash=True),
-              help="Write one md5 per output frame (of the cropped picture in the output layout).")
+              help="Write FFmpeg's framemd5 format: one md5 per output frame of the cropped picture in "
+                   "the output layout (nv12, or yuv420p for i420/y4m); compare with "
+                   "'ffmpeg -i INPUT -pix_fmt yuv420p -fflags +bitexact -f framemd5 -'.")
 @click.option("--decode-mode", type=click.Choice(["auto", "frame", "slice"]), default="auto", show_default=True,
               help="V4L2 decode mode (auto: what the device reports, frame-based preferred).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar or notices; errors only.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress line or notices; errors only.")
 def main(input_path: str, output: str | None, fmt: str | None, device: str, max_frames: int | None,
          framemd5: str | None, decode_mode: str, quiet: bool) -> None:
     """Decode an H.264 stream (Annex B .h264/.264/.jsv or MP4/MOV) to raw frames in display order.
@@ -103,7 +105,8 @@ def main(input_path: str, output: str | None, fmt: str | None, device: str, max_
         raise _fail(EXIT_OUTPUT, f"{e.filename}: cannot open for writing: {e.strerror}")
 
     writer = FrameWriter(out, fmt) if out is not None else None
-    show_progress = not quiet and sys.stderr.isatty() and source.size is not None
+    progress = _Progress(source.size) if not quiet and sys.stderr.isatty() else None
+    md5s = _FrameMd5(md5_out) if md5_out is not None else None
     frames = corrupt = 0
     code = EXIT_OK
     t0 = time.perf_counter()
@@ -112,19 +115,23 @@ def main(input_path: str, output: str | None, fmt: str | None, device: str, max_
         dec = Decoder(device=device, decode_mode=decode_mode)
         if not quiet and dec.device_notice:
             click.echo(f"pyv4l2req-decode: {dec.device_notice}", err=True)
-        with click.progressbar(length=source.size, label="decoding", file=sys.stderr,
-                               show_eta=True, show_pos=False) if show_progress else _NullBar() as bar:
-            for frame in dec.decode(source, progress=bar.update):
+        try:
+            for frame in dec.decode(source, progress=progress.read if progress else None):
                 if writer is not None:
                     data = _writing(output, writer.write, frame)
                 else:
                     data = frame.to_bytes("nv12" if fmt == "nv12" else "i420")
-                if md5_out is not None:
-                    _writing(framemd5, md5_out.write, f"{hashlib.md5(data).hexdigest()}\n")
+                if md5s is not None:
+                    _writing(framemd5, md5s.write, frame, data)
                 frames += 1
                 corrupt += frame.corrupt
+                if progress is not None:
+                    progress.frame()
                 if max_frames is not None and frames >= max_frames:
                     break
+        finally:
+            if progress is not None:
+                progress.end()
     except _OutputError as e:
         code = EXIT_PERM if isinstance(e.__cause__, PermissionError) else EXIT_OUTPUT
         click.echo(f"pyv4l2req-decode: error: {e}", err=True)
@@ -182,22 +189,70 @@ class _OutputError(Exception):
         return f"{name}: cannot write: {e.strerror or e}"
 
 
-def _writing(path: str | None, write, data):
+def _writing(path: str | None, write, *args):
     try:
-        return write(data)
+        return write(*args)
     except OSError as e:
         raise _OutputError(_OutputError.describe(path, e)) from e
 
 
-class _NullBar:
-    def __enter__(self) -> "_NullBar":
-        return self
+class _FrameMd5:
+    """FFmpeg's framemd5 muxer output (version 2, as with ``-fflags +bitexact``: no software
+    line): the header at the first frame, then ``stream, dts, pts, duration, size, md5``. The
+    time base is 1/25 and pts counts frames (what FFmpeg prints for raw H.264 without VUI
+    timing); the sample aspect ratio is 1/1."""
 
-    def __exit__(self, *exc: object) -> None:
-        return None
+    def __init__(self, out) -> None:
+        self.out = out
+        self.n = 0
 
-    def update(self, n: int) -> None:
-        return None
+    def write(self, frame, data: bytes) -> None:
+        if self.n == 0:
+            self.out.write(
+                "#format: frame checksums\n#version: 2\n#hash: MD5\n#tb 0: 1/25\n"
+                "#media_type 0: video\n#codec_id 0: rawvideo\n"
+                f"#dimensions 0: {frame.width}x{frame.height}\n#sar 0: 1/1\n"
+                "#stream#, dts,        pts, duration,     size, hash\n")
+        self.out.write(f"0, {self.n:10d}, {self.n:10d}, {1:8d}, {len(data):8d}, "
+                       f"{hashlib.md5(data).hexdigest()}\n")
+        self.n += 1
+
+
+class _Progress:
+    """One status line on a terminal: frames, fps, and the share of the input read with an ETA
+    when its size is known; redrawn at most 5 times a second."""
+
+    def __init__(self, size: int | None) -> None:
+        self.size = size
+        self.read_bytes = 0
+        self.frames = 0
+        self.t0 = time.perf_counter()
+        self.shown = 0.0
+
+    def read(self, n: int) -> None:
+        self.read_bytes += n
+
+    def frame(self) -> None:
+        self.frames += 1
+        now = time.perf_counter()
+        if now - self.shown >= 0.2:
+            self.shown = now
+            self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        elapsed = max(now - self.t0, 1e-9)
+        line = f"decoding: {self.frames} frames, {self.frames / elapsed:.1f} fps"
+        if self.size:
+            done = min(1.0, self.read_bytes / self.size)
+            line += f", {100 * done:.0f}%"
+            if 0 < done < 1:
+                left = elapsed * (1 - done) / done
+                line += f", ETA {int(left) // 60}:{int(left) % 60:02d}"
+        click.echo(f"\r{line}\x1b[K", err=True, nl=False)
+
+    def end(self) -> None:
+        if self.shown:
+            click.echo("\r\x1b[K", err=True, nl=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,7 +20,9 @@ from typing import BinaryIO, Iterable, Iterator
 
 from ..errors import BitstreamError, UnsupportedStream
 
-CHUNK = 1 << 20
+#: bytes read at a time: small enough that progress moves on small files and that little is
+#: held undecoded, large enough that the per-chunk cost does not show
+CHUNK = 1 << 16
 SNIFF = 64
 _START3 = b"\x00\x00\x01"
 STDIN = "-"
@@ -61,9 +63,9 @@ class InputSource:
             for i in range(0, len(self._data), CHUNK):
                 yield self._data[i : i + CHUNK]
             return
-        if self._head:
+        if self._head:  # the sniffed bytes start the first chunk
             head, self._head = self._head, b""
-            yield head
+            yield head + (self._file.read(CHUNK - len(head)) if self._file is not None else b"")
         while self._file is not None:
             b = self._file.read(CHUNK)
             if not b:
