@@ -110,7 +110,7 @@ def test_y4m_writer_header_and_frames():
 
 
 def test_unknown_formats_are_errors():
-    with pytest.raises(ValueError, match="unknown frame format .rgb. \(valid: i420, nv12, y4m\)"):
+    with pytest.raises(ValueError, match=r"unknown frame format .rgb. \(valid: i420, nv12, y4m\)"):
         FrameWriter(io.BytesIO(), "rgb")
     with pytest.raises(ValueError, match="not supported"):
         capture_to_frame([b"\0" * 64], v.V4L2_PIX_FMT_GREY, 8, 8, 8, Crop(0, 0, 8, 8))
