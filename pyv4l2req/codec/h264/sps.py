@@ -27,6 +27,10 @@ MAX_DPB_MBS = {
 }
 
 
+#: A.3.1: Sqrt(MaxFS * 8) for the largest MaxFS of Table A-1 (139264, levels 6 to 6.2)
+MAX_PIC_SIDE_IN_MBS = 1055
+
+
 def level_limits_index(profile_idc: int, level_idc: int, constraint_set3_flag: int) -> int:
     """The Table A-1 level (level_idc, 9 for level 1b: 11 with constraint_set3 in Baseline/Main/Extended)."""
     if level_idc == 11 and constraint_set3_flag and profile_idc in (66, 77, 88):
@@ -268,8 +272,10 @@ def parse_sps(rbsp: bytes, *, reader_cls: type[BitReader] = BitReader, tracer: l
         ]
     s.max_num_ref_frames = r.ue("max_num_ref_frames", 16)
     s.gaps_in_frame_num_value_allowed_flag = r.u1("gaps_in_frame_num_value_allowed_flag")
-    s.pic_width_in_mbs_minus1 = r.ue("pic_width_in_mbs_minus1", 1 << 16)
-    s.pic_height_in_map_units_minus1 = r.ue("pic_height_in_map_units_minus1", 1 << 16)
+    # A.3.1 f/g: PicWidthInMbs and FrameHeightInMbs <= Sqrt(MaxFS * 8), 1055 at level 6.2 (the
+    # largest MaxFS): a bigger value is no H.264 stream (and overflows the uAPI's u16 fields)
+    s.pic_width_in_mbs_minus1 = r.ue("pic_width_in_mbs_minus1", MAX_PIC_SIDE_IN_MBS - 1)
+    s.pic_height_in_map_units_minus1 = r.ue("pic_height_in_map_units_minus1", MAX_PIC_SIDE_IN_MBS - 1)
     s.frame_mbs_only_flag = r.u1("frame_mbs_only_flag")
     if not s.frame_mbs_only_flag:
         s.mb_adaptive_frame_field_flag = r.u1("mb_adaptive_frame_field_flag")
