@@ -96,10 +96,11 @@ class Decoder:
     pulls from holds at most *max_ready* decoded frames, while its backlog grows with the
     input it is given.
 
-    Errors: a fatal error (device, request, malformed stream) stops decoding. The frames
-    decoded before it, including the pictures still waiting for their display turn, are
-    handed out first; then the pull that finds the queue empty raises the error, and so does
-    every later pull. After a fatal error ``feed`` and ``flush`` take no more input.
+    Errors: a fatal error (device, request, malformed stream) stops decoding, and ``feed``
+    and ``flush`` do not raise it. The frames decoded before it are handed out first (also
+    the pictures the device had finished that were still waiting for their display turn);
+    then the pull that finds the queue empty raises the error, and so does every later pull.
+    After a fatal error ``feed`` and ``flush`` take no more input.
     """
 
     def __init__(

@@ -158,3 +158,16 @@ def test_not_h264_raises_from_the_pull_not_from_feed():
         dec.feed(b"\x00\x00\x00\x01\x09\xf0" * 4)
         with pytest.raises(BitstreamError, match="no decodable H.264 picture"):
             list(dec.flush())
+
+
+def test_a_stream_fed_after_flush_starts_afresh(reference):
+    other = FIXTURES / "small_128x96.h264"
+    with Decoder(device="emulated") as dec:
+        expected_other = md5s(dec.decode(other))
+    with Decoder(device="emulated", max_ready=2) as dec:
+        dec.feed(CLIP.read_bytes())
+        dec.flush()  # neither result iterated: the two streams queue up in order
+        dec.feed(other.read_bytes())
+        got = md5s(dec.flush())
+        assert dec.stats.reconfigurations == 1
+    assert got == reference + expected_other
