@@ -9,9 +9,10 @@ The public API::
 
     with pyv4l2req.Decoder(device="auto") as dec:       # push bytes as they arrive
         for chunk in chunks:
-            for frame in dec.feed(chunk):
+            dec.feed(chunk)                             # taken and decoded now
+            for frame in dec.frames():                  # pull the frames ready so far
                 ...
-        for frame in dec.flush():
+        for frame in dec.flush():                       # end of stream: the rest
             ...
 
     pyv4l2req.discover()                                # the machine's stateless decoders
@@ -22,6 +23,7 @@ dependencies (numpy, PyAV) are needed only by what uses them.
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
@@ -80,4 +82,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    """The public API, the dunders and the subpackages already imported (``errors``): no
+    helper of this module and no name it imported for itself."""
+    return sorted({*__all__, *(n for n, v in globals().items() if n.startswith("__") and n.endswith("__")
+                               or isinstance(v, ModuleType) and v.__name__.startswith(__name__ + "."))})

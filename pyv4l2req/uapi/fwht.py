@@ -7,7 +7,7 @@
   (``drivers/media/test-drivers/vicodec/codec-fwht.h``). Not a kernel ABI struct but a
   bitstream header: all fields are big-endian; ``magic1``/``magic2`` are byte-symmetric.
 
-``pack``/``unpack`` (re-exported from ``layout``) work on both, e.g.
+``pack``/``unpack`` (re-exported from ``packing``) work on both, e.g.
 ``unpack(fwht_cframe_hdr, frame[:FWHT_CFRAME_HDR_SIZE])["flags"]``.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 from construct import Int32ub, Int32ul, Int64ul, Struct
 
 from . import controls as _cid
-from .layout import fast, pack, register, unpack  # noqa: F401  (pack/unpack: public API here)
+from .packing import fast, pack, register, unpack  # noqa: F401  (pack/unpack: public API here)
 
 # ------------------------------------------------------------------- v4l2-controls.h
 V4L2_FWHT_VERSION = 3

@@ -10,7 +10,7 @@ lists for arrays, lists of lists for 2-D arrays):
     pack(v4l2_ctrl_h264_pps, {"weighted_bipred_idc": 1, "flags": V4L2_H264_PPS_FLAG_WEIGHTED_PRED})
     unpack(v4l2_ctrl_h264_decode_params, data)["dpb"][0]["reference_ts"]
 
-``pack`` runs a precompiled fast path (:class:`pyv4l2req.uapi.layout.FastStruct`, generated
+``pack`` runs a precompiled fast path (:class:`pyv4l2req.uapi.packing.FastStruct`, generated
 from these declarations) that produces the same bytes as construct's ``build``;
 ``pack_into(struct, buf, offset, values)`` writes them into a reused buffer (a control payload).
 """
@@ -22,7 +22,7 @@ from typing import Any
 from construct import Array, Int8sl, Int8ul, Int16sl, Int16ul, Int32sl, Int32ul, Int64ul, Struct
 
 from . import controls as _cid
-from .layout import FastStruct, PackCache, fast, pack, pack_into, register, unpack  # noqa: F401  (public API here)
+from .packing import FastStruct, PackCache, fast, pack, pack_into, register, unpack  # noqa: F401  (public API here)
 
 # --------------------------------------------------------------------------- constants
 V4L2_H264_SPS_CONSTRAINT_SET0_FLAG = 0x01
@@ -226,6 +226,6 @@ CONTROL_STRUCTS: dict[int, Any] = {
 }
 
 # ------------------------------------------------------------------------ pack / unpack
-# pack(struct, values) -> bytes and unpack(struct, data) -> dict live in layout.py (shared with
+# pack(struct, values) -> bytes and unpack(struct, data) -> dict live in packing.py (shared with
 # fwht.py); the structs above are compiled to their fast path here, once, at import.
 register(C_STRUCTS)

@@ -12,7 +12,7 @@ import zlib
 import construct
 import pytest
 
-from pyv4l2req.uapi import fwht, h264, layout
+from pyv4l2req.uapi import fwht, h264, packing
 
 ALL = {**h264.C_STRUCTS, **fwht.C_STRUCTS, **fwht.OTHER_STRUCTS}
 
@@ -54,7 +54,7 @@ def random_value(con, rng: random.Random, partial: bool = False):
 def test_sizes_match_c() -> None:
     for name, con in ALL.items():
         assert con.sizeof() == SIZES[name], name
-        assert layout.fast(con).size == SIZES[name], name
+        assert packing.fast(con).size == SIZES[name], name
     assert set(ALL) == set(SIZES)
 
 
@@ -74,11 +74,11 @@ def test_fast_pack_equals_construct_build_random(name: str) -> None:
     for i in range(40):
         v = random_value(con, rng, partial=bool(i % 2))
         fast = h264.pack(con, v)
-        ref = con.build(layout.complete(con, v))
+        ref = con.build(packing.complete(con, v))
         assert fast == ref, (name, i)
         # unpack is the inverse, and agrees with construct's parse
         back = h264.unpack(con, fast)
-        assert back == layout.complete(con, v)
+        assert back == packing.complete(con, v)
         parsed = con.parse(fast)
         assert back == _plain(parsed)
 
@@ -179,13 +179,13 @@ def test_pack_into_equals_construct_build_random(name: str) -> None:
     """pack_into writes construct's bytes at the offset and nothing outside them, also over a
     buffer that held another value (every byte is written: the payloads are reused)."""
     con = ALL[name]
-    f = layout.fast(con)
+    f = packing.fast(con)
     rng = random.Random(zlib.crc32(b"into" + name.encode()))
     buf = bytearray(b"\xa5" * (f.size + 7))
     for i in range(60):
         v = random_value(con, rng, partial=bool(i % 2))
-        layout.pack_into(con, memoryview(buf), 3, v)
-        assert bytes(buf[3:3 + f.size]) == con.build(layout.complete(con, v)), (name, i)
+        packing.pack_into(con, memoryview(buf), 3, v)
+        assert bytes(buf[3:3 + f.size]) == con.build(packing.complete(con, v)), (name, i)
         assert buf[:3] == b"\xa5" * 3 and buf[3 + f.size:] == b"\xa5" * 4
     f.pack_into(buf, 0, {})  # a bytearray works too; all zero for an empty dict
     assert bytes(buf[:f.size]) == bytes(f.size)
@@ -195,21 +195,21 @@ def test_pack_into_errors_like_pack() -> None:
     dp, sp, sm = h264.v4l2_ctrl_h264_decode_params, h264.v4l2_ctrl_h264_slice_params, h264.v4l2_ctrl_h264_scaling_matrix
     buf = memoryview(bytearray(1024))
     with pytest.raises(KeyError, match=r"dpb\[\].*pic_number"):
-        layout.pack_into(dp, buf, 0, {"dpb": [{"pic_number": 1}]})
+        packing.pack_into(dp, buf, 0, {"dpb": [{"pic_number": 1}]})
     with pytest.raises(KeyError, match="nal_ref_idcx"):
-        layout.pack_into(dp, buf, 0, {"nal_ref_idcx": 1})
+        packing.pack_into(dp, buf, 0, {"nal_ref_idcx": 1})
     with pytest.raises(ValueError, match="dpb: 17 elements"):
-        layout.pack_into(dp, buf, 0, {"dpb": [{}] * 17})
+        packing.pack_into(dp, buf, 0, {"dpb": [{}] * 17})
     with pytest.raises(ValueError, match=r"dpb\[\].reserved: 6 elements"):
-        layout.pack_into(dp, buf, 0, {"dpb": [{"reserved": [0] * 6}]})
+        packing.pack_into(dp, buf, 0, {"dpb": [{"reserved": [0] * 6}]})
     with pytest.raises(ValueError, match="v4l2_ctrl_h264_decode_params"):
-        layout.pack_into(dp, buf, 0, {"dpb": [{"fields": 256}]})
+        packing.pack_into(dp, buf, 0, {"dpb": [{"fields": 256}]})
     with pytest.raises(ValueError, match="ref_pic_list0"):
-        layout.pack_into(sp, buf, 0, {"ref_pic_list0": [{}] * 33})
+        packing.pack_into(sp, buf, 0, {"ref_pic_list0": [{}] * 33})
     with pytest.raises(TypeError, match="ref_pic_list0"):
-        layout.pack_into(sp, buf, 0, {"ref_pic_list0": [(3, 1)]})
+        packing.pack_into(sp, buf, 0, {"ref_pic_list0": [(3, 1)]})
     with pytest.raises(ValueError, match="scaling_list_4x4"):
-        layout.pack_into(sm, buf, 0, {"scaling_list_4x4": [[0] * 17]})
+        packing.pack_into(sm, buf, 0, {"scaling_list_4x4": [[0] * 17]})
 
 
 @pytest.mark.parametrize("name", sorted(ALL))
@@ -217,7 +217,7 @@ def test_pack_into_of_dicts_holding_every_member_but_reserved(name: str) -> None
     """The codec's dicts hold every member except "reserved" (a one-itemgetter fast path for
     structs of scalars): against construct's build, for the struct and inside dpb[]."""
     con = ALL[name]
-    f = layout.fast(con)
+    f = packing.fast(con)
     rng = random.Random(zlib.crc32(b"exact" + name.encode()))
 
     def exact(c):  # every member, "reserved" left out, nested values likewise
@@ -231,7 +231,7 @@ def test_pack_into_of_dicts_holding_every_member_but_reserved(name: str) -> None
     for i in range(40):
         v = exact(con)
         f.pack_into(buf, 0, v)
-        assert bytes(buf) == con.build(layout.complete(con, v)), (name, i)
+        assert bytes(buf) == con.build(packing.complete(con, v)), (name, i)
 
 
 def test_pack_into_fast_path_keeps_the_checks() -> None:
@@ -242,11 +242,11 @@ def test_pack_into_fast_path_keeps_the_checks() -> None:
     # as many keys as the fast path wants, one of them unknown
     wrong = {**{k: v for k, v in entry.items() if k != "flags"}, "flag": 3}
     with pytest.raises(KeyError, match=r"dpb\[\].*flag"):
-        layout.pack_into(dp, buf, 0, {"dpb": [entry, wrong]})
+        packing.pack_into(dp, buf, 0, {"dpb": [entry, wrong]})
     with pytest.raises(ValueError, match="v4l2_ctrl_h264_decode_params"):
-        layout.pack_into(dp, buf, 0, {"dpb": [{**entry, "fields": 256}]})
+        packing.pack_into(dp, buf, 0, {"dpb": [{**entry, "fields": 256}]})
     with pytest.raises(TypeError):
-        layout.pack_into(dp, buf, 0, {"dpb": [None]})
+        packing.pack_into(dp, buf, 0, {"dpb": [None]})
     # a dict subclass that would invent missing members is not trusted with the fast path
     import collections
 
@@ -254,7 +254,7 @@ def test_pack_into_fast_path_keeps_the_checks() -> None:
     dd["pic_init_qpx"] = 1
     n = len(dd)
     with pytest.raises(KeyError, match="pic_init_qpx"):
-        layout.pack_into(pps, bytearray(12), 0, dd)
+        packing.pack_into(pps, bytearray(12), 0, dd)
     assert len(dd) == n  # not modified
 
 
@@ -272,16 +272,16 @@ def test_decode_params_header_fast_path_keeps_the_checks() -> None:
     for dpb in (None, [], [{"reference_ts": 7, "pic_num": 1, "frame_num": 1, "fields": 3,
                             "top_field_order_cnt": -2, "bottom_field_order_cnt": 2, "flags": 1}]):
         v = {"dpb": dpb, **header}
-        layout.pack_into(dp, buf, 0, v)
-        assert bytes(buf) == dp.build(layout.complete(dp, {**v, "dpb": dpb or []}))
+        packing.pack_into(dp, buf, 0, v)
+        assert bytes(buf) == dp.build(packing.complete(dp, {**v, "dpb": dpb or []}))
     # as many keys as the fast path wants, one of them unknown
     wrong = {**{k: v for k, v in header.items() if k != "flags"}, "flag": 1, "dpb": []}
     with pytest.raises(KeyError, match="flag"):
-        layout.pack_into(dp, buf, 0, wrong)
+        packing.pack_into(dp, buf, 0, wrong)
     with pytest.raises(ValueError, match="v4l2_ctrl_h264_decode_params"):
-        layout.pack_into(dp, buf, 0, {"dpb": [], **header, "nal_ref_idc": None})
+        packing.pack_into(dp, buf, 0, {"dpb": [], **header, "nal_ref_idc": None})
     with pytest.raises(ValueError, match="dpb"):
-        layout.pack_into(dp, buf, 0, {"dpb": [{}] * 17, **header})
+        packing.pack_into(dp, buf, 0, {"dpb": [{}] * 17, **header})
     # reserved given: the checked path, same bytes
-    layout.pack_into(dp, buf, 0, {"dpb": [], **header, "reserved": 0})
-    assert bytes(buf) == dp.build(layout.complete(dp, {"dpb": [], **header}))
+    packing.pack_into(dp, buf, 0, {"dpb": [], **header, "reserved": 0})
+    assert bytes(buf) == dp.build(packing.complete(dp, {"dpb": [], **header}))
