@@ -97,11 +97,22 @@ def small_mp4(tmp_path: Path, h264_oracle) -> tuple[bytes, Path]:
     return out.read_bytes(), src
 
 
-def test_truncated_file_is_bitstream_error(small_mp4) -> None:
+def test_moov_cut_in_its_sample_tables_is_bitstream_error(small_mp4) -> None:
     data, _ = small_mp4
-    # cut inside the last top-level box
+    # this file has its moov last (no faststart): cut inside its sample tables
+    cut = data.index(b"stsz") + 8
     with pytest.raises(BitstreamError, match="MP4"):
-        list(mp4.iter_annexb_nal_units(data[: len(data) - 10]))
+        list(mp4.iter_annexb_nal_units(data[:cut]))
+
+
+def test_moov_cut_after_what_is_needed_gives_every_sample(small_mp4) -> None:
+    data, _ = small_mp4
+    # the last 10 bytes of the file are in a box after the sample tables (udta/meta): the
+    # truncated top-level box is read as far as it goes, and every sample is there
+    whole = list(mp4.iter_annexb_nal_units(data))
+    notes = mp4.Mp4Notes()
+    assert list(mp4.iter_annexb_nal_units(data[: len(data) - 10], notes)) == whole
+    assert notes.missing == 0 and notes.samples > 0
 
 
 def test_corrupt_box_size_is_bitstream_error(small_mp4) -> None:
