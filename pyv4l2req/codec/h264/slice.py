@@ -23,7 +23,7 @@ tests) over the head of the NAL unit only.
 
 from __future__ import annotations
 
-from typing import Mapping, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 from .bitreader import BitReader, NeedMoreData
 from .pps import PPS
@@ -65,6 +65,29 @@ class MMCO(NamedTuple):
     max_long_term_frame_idx_plus1: int = 0
 
 
+class _Rest:
+    """An element of the rest of a slice header (see :class:`SliceHeader`), as a class
+    attribute with its inferred value: a non-data descriptor, so once the rest is parsed the
+    elements present (instance attributes) are plain reads; reading one that is not an
+    instance attribute parses the pending rest first, else gives the inferred value."""
+
+    __slots__ = ("name", "default")
+
+    def __init__(self, default: Any) -> None:
+        self.default = default
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, sh: "SliceHeader | None", owner: type | None = None) -> Any:
+        if sh is None:
+            return self
+        if sh._pending is not None:
+            sh.parse_all()
+            return sh.__dict__.get(self.name, self.default)
+        return self.default
+
+
 class SliceHeader:
     """A parsed slice_header(); absent elements hold their inferred values.
 
@@ -81,12 +104,11 @@ class SliceHeader:
     once: the NAL unit fields, first_mb_in_slice ... redundant_pic_cnt (everything 7.4.1.2.4
     compares for access unit boundaries) and the POC bit offset/size; absent prefix elements
     are the class attributes below. The *rest* (direct_spatial_mv_pred_flag onwards and the
-    other bit sizes: the names of ``_REST``, with their inferred values) is parsed in one go,
-    with the prefix's reader, on the first access to any of its names (``__getattr__``, called
-    only for names not set), or by :meth:`parse_all`; afterwards they are plain instance
-    attributes. A malformed rest raises its :class:`BitstreamError` at that access and again
-    at every later one. Frame-based decoding reads the rest of the first slice of a picture
-    only.
+    other bit sizes: the :class:`_Rest` class attributes below, with their inferred values) is
+    parsed in one go, with the prefix's reader, on the first read of any of its elements, or
+    by :meth:`parse_all`; afterwards the elements present are plain instance attributes. A
+    malformed rest raises its :class:`BitstreamError` at that read and again at every later
+    one. Frame-based decoding reads the rest of the first slice of a picture only.
     """
 
     nal_unit_type: int
@@ -111,84 +133,81 @@ class SliceHeader:
     pic_order_cnt_bit_offset: int = 0
     pic_order_cnt_bit_size: int = 0
 
-    # -- the rest (names and inferred values: _REST): set on first access ------------------
-    direct_spatial_mv_pred_flag: int
-    num_ref_idx_active_override_flag: int
-    num_ref_idx_l0_active_minus1: int
-    num_ref_idx_l1_active_minus1: int
-    ref_pic_list_modification_flag_l0: int
-    ref_pic_list_modification_flag_l1: int
-    ref_pic_list_modification_l0: list[tuple[int, int]]
-    ref_pic_list_modification_l1: list[tuple[int, int]]
-    has_pred_weight_table: bool
-    luma_log2_weight_denom: int
-    chroma_log2_weight_denom: int
-    luma_weight_l0_flag: list[int]
-    luma_weight_l0: list[int]
-    luma_offset_l0: list[int]
-    chroma_weight_l0_flag: list[int]
-    chroma_weight_l0: list[tuple[int, int]]
-    chroma_offset_l0: list[tuple[int, int]]
-    luma_weight_l1_flag: list[int]
-    luma_weight_l1: list[int]
-    luma_offset_l1: list[int]
-    chroma_weight_l1_flag: list[int]
-    chroma_weight_l1: list[tuple[int, int]]
-    chroma_offset_l1: list[tuple[int, int]]
-    no_output_of_prior_pics_flag: int
-    long_term_reference_flag: int
-    adaptive_ref_pic_marking_mode_flag: int
-    mmco: list[MMCO]
-    cabac_init_idc: int
-    slice_qp_delta: int
-    sp_for_switch_flag: int
-    slice_qs_delta: int
-    disable_deblocking_filter_idc: int
-    slice_alpha_c0_offset_div2: int
-    slice_beta_offset_div2: int
-    slice_group_change_cycle: int
-    slice_id: int  # slice_data_partition_a_layer_rbsp only
-    header_bit_size: int
-    #: bit offset in the rbsp (after the NAL header) where dec_ref_pic_marking() starts
-    dec_ref_pic_marking_bit_offset: int
-    dec_ref_pic_marking_bit_size: int
+    # -- the rest: parsed on first access (see _Rest), here with their inferred values -----
+    direct_spatial_mv_pred_flag = _Rest(0)
+    num_ref_idx_active_override_flag = _Rest(0)
+    num_ref_idx_l0_active_minus1 = _Rest(0)
+    num_ref_idx_l1_active_minus1 = _Rest(0)
+    ref_pic_list_modification_flag_l0 = _Rest(0)
+    ref_pic_list_modification_flag_l1 = _Rest(0)
+    ref_pic_list_modification_l0 = _Rest(())  # list of (modification_of_pic_nums_idc, value)
+    ref_pic_list_modification_l1 = _Rest(())
+    # pred_weight_table()
+    has_pred_weight_table = _Rest(False)
+    luma_log2_weight_denom = _Rest(0)
+    chroma_log2_weight_denom = _Rest(0)
+    luma_weight_l0_flag = _Rest(())  # lists of one entry per active reference
+    luma_weight_l0 = _Rest(())
+    luma_offset_l0 = _Rest(())
+    chroma_weight_l0_flag = _Rest(())
+    chroma_weight_l0 = _Rest(())  # (Cb, Cr) pairs
+    chroma_offset_l0 = _Rest(())
+    luma_weight_l1_flag = _Rest(())
+    luma_weight_l1 = _Rest(())
+    luma_offset_l1 = _Rest(())
+    chroma_weight_l1_flag = _Rest(())
+    chroma_weight_l1 = _Rest(())
+    chroma_offset_l1 = _Rest(())
+    # dec_ref_pic_marking()
+    no_output_of_prior_pics_flag = _Rest(0)
+    long_term_reference_flag = _Rest(0)
+    adaptive_ref_pic_marking_mode_flag = _Rest(0)
+    mmco = _Rest(())  # list of MMCO
+    cabac_init_idc = _Rest(0)
+    slice_qp_delta = _Rest(0)
+    sp_for_switch_flag = _Rest(0)
+    slice_qs_delta = _Rest(0)
+    disable_deblocking_filter_idc = _Rest(0)
+    slice_alpha_c0_offset_div2 = _Rest(0)
+    slice_beta_offset_div2 = _Rest(0)
+    slice_group_change_cycle = _Rest(0)
+    slice_id = _Rest(0)  # slice_data_partition_a_layer_rbsp only
+    header_bit_size = _Rest(None)  # always set by the parse
+    #: bit offset in the rbsp (after the NAL header) where dec_ref_pic_marking() starts, and
+    #: its size (0 when absent)
+    dec_ref_pic_marking_bit_offset = _Rest(0)
+    dec_ref_pic_marking_bit_size = _Rest(0)
     #: emulation prevention bytes inside the NAL header + slice header
-    header_emulation_prevention_bytes: int
+    header_emulation_prevention_bytes = _Rest(0)
 
-    def __getattr__(self, name: str):
-        # called only when ``name`` is not found: the rest of a pending header is not set yet
-        if name in _REST and "_pending" in self.__dict__:
-            self.parse_all()
-            return self.__dict__[name]
-        raise AttributeError(f"'SliceHeader' object has no attribute {name!r}")
+    #: (reader after the prefix, its position, NalUnit) while the rest is not parsed
+    _pending: "tuple[BitReader, int, object] | None" = None
 
     def parse_all(self) -> "SliceHeader":
         """Parse the rest of the header now if it is pending (BitstreamError if it is
         malformed: the rest then stays pending); returns self."""
-        d = self.__dict__
-        pending = d.get("_pending")
+        pending = self._pending
         if pending is not None:
             r, pos, nal = pending
             try:
-                d.update(_REST)
                 r.pos = pos
                 try:
                     _rest(r, self)
                 except NeedMoreData:  # the reader holds a head of the RBSP too short for it
-                    d.update(_REST)
                     _rest(type(r)(nal.rbsp, True, r.what, pos), self)
+                self.header_emulation_prevention_bytes = _epb_in_header(nal.data, self.header_bit_size)
             except BaseException:
-                for name in _REST:
+                d = self.__dict__
+                for name in _REST_NAMES:
                     d.pop(name, None)
                 raise
-            self.header_emulation_prevention_bytes = _epb_in_header(nal.data, self.header_bit_size)
-            del d["_pending"]
+            del self._pending
         return self
 
     @property
     def tail_parsed(self) -> bool:
         """Whether the rest of the header is parsed (tests, diagnostics)."""
-        return "_pending" not in self.__dict__
+        return self._pending is None
 
     @property
     def slice_type_mod5(self) -> int:
@@ -223,6 +242,9 @@ class SliceHeader:
             f"pps={self.pic_parameter_set_id}, field={self.field_pic_flag}/{self.bottom_field_flag})"
         )
 
+
+#: the elements of the rest of the header
+_REST_NAMES = tuple(name for name, value in vars(SliceHeader).items() if isinstance(value, _Rest))
 
 #: the ``what`` of error messages by NAL unit header byte (without forbidden_zero_bit)
 _WHAT = tuple(f"slice header (nal_unit_type {h & 31}, nal_ref_idc {h >> 5})" for h in range(128))
@@ -320,32 +342,9 @@ def _prefix(r: BitReader, sh: SliceHeader, nal_unit_type: int, nal_ref_idc: int,
         sh.redundant_pic_cnt = ue("redundant_pic_cnt", 127)
 
 
-#: the rest of the header after the prefix (see SliceHeader) and the inferred values of its
-#: absent elements (header_bit_size and, for a reference picture, the dec_ref_pic_marking()
-#: offset are always set by the parse)
-_REST: dict[str, object] = {
-    "direct_spatial_mv_pred_flag": 0, "num_ref_idx_active_override_flag": 0,
-    "num_ref_idx_l0_active_minus1": 0, "num_ref_idx_l1_active_minus1": 0,
-    "ref_pic_list_modification_flag_l0": 0, "ref_pic_list_modification_flag_l1": 0,
-    "ref_pic_list_modification_l0": (), "ref_pic_list_modification_l1": (),
-    "has_pred_weight_table": False, "luma_log2_weight_denom": 0, "chroma_log2_weight_denom": 0,
-    "luma_weight_l0_flag": (), "luma_weight_l0": (), "luma_offset_l0": (),
-    "chroma_weight_l0_flag": (), "chroma_weight_l0": (), "chroma_offset_l0": (),
-    "luma_weight_l1_flag": (), "luma_weight_l1": (), "luma_offset_l1": (),
-    "chroma_weight_l1_flag": (), "chroma_weight_l1": (), "chroma_offset_l1": (),
-    "no_output_of_prior_pics_flag": 0, "long_term_reference_flag": 0,
-    "adaptive_ref_pic_marking_mode_flag": 0, "mmco": (),
-    "cabac_init_idc": 0, "slice_qp_delta": 0, "sp_for_switch_flag": 0, "slice_qs_delta": 0,
-    "disable_deblocking_filter_idc": 0, "slice_alpha_c0_offset_div2": 0, "slice_beta_offset_div2": 0,
-    "slice_group_change_cycle": 0, "slice_id": 0,
-    "header_bit_size": 0, "dec_ref_pic_marking_bit_offset": 0, "dec_ref_pic_marking_bit_size": 0,
-    "header_emulation_prevention_bytes": 0,
-}
-
-
 def _rest(r: BitReader, sh: SliceHeader) -> None:
     """slice_header() from direct_spatial_mv_pred_flag to the end, and header_bit_size, into
-    ``sh`` (whose rest holds the inferred values; ``r`` positioned after the prefix)."""
+    ``sh``: only the elements present (``r`` positioned after the prefix)."""
     pps = sh.pps
     field = sh.field_pic_flag
     nal_unit_type = sh.nal_unit_type

@@ -20,7 +20,7 @@ from pyv4l2req.codec.h264 import slice as slice_mod
 from pyv4l2req.codec.h264.bitreader import BitReader, TracingBitReader
 from pyv4l2req.codec.h264.nal import AccessUnitSplitter, NalUnit, split_annexb
 from pyv4l2req.codec.h264.paramsets import ParameterSets
-from pyv4l2req.codec.h264.slice import MMCO, MissingParameterSet, parse_slice_header
+from pyv4l2req.codec.h264.slice import MMCO, MissingParameterSet, SliceHeader, parse_slice_header
 from pyv4l2req.emulated.nal_writer import escape_rbsp
 from pyv4l2req.errors import BitstreamError
 
@@ -37,13 +37,14 @@ def _manifest_vectors() -> list[str]:
     return [line.split("\t")[0] for line in man.read_text().splitlines()[1:] if line.strip()]
 
 
-REST = set(slice_mod._REST)
+#: the elements of the prefix (without the parameter sets) and of the rest
+PREFIX = [k for k in SliceHeader.__annotations__ if not k.startswith("_") and k not in ("sps", "pps")]
+REST = set(slice_mod._REST_NAMES)
 
 
 def _header_dict(sh) -> dict:
-    """Every element of the header (the rest parsed first), without the parameter sets."""
-    sh.parse_all()
-    return {k: v for k, v in vars(sh).items() if k not in ("sps", "pps") and not k.startswith("_")}
+    """Every element of the header, present or inferred, and header_bit_size_ebsp."""
+    return {k: getattr(sh, k) for k in [*PREFIX, *slice_mod._REST_NAMES, "header_bit_size_ebsp"]}
 
 
 def _fresh(nal: NalUnit) -> NalUnit:
@@ -82,8 +83,8 @@ def _check_against_tracing(data: bytes) -> int:
         expected = _header_dict(traced)
         lazy = parse_slice_header(_fresh(nal), pps, sps)
         assert not lazy.tail_parsed and not REST & set(vars(lazy))
-        prefix = {k: v for k, v in expected.items() if k not in REST}
-        assert {k: getattr(lazy, k) for k in prefix} == prefix and repr(lazy) == repr(traced)
+        assert {k: getattr(lazy, k) for k in PREFIX} == {k: expected[k] for k in PREFIX}
+        assert repr(lazy) == repr(traced)
         assert not lazy.tail_parsed
         assert lazy.header_bit_size == traced.header_bit_size and lazy.tail_parsed
         assert _header_dict(lazy) == expected
@@ -155,9 +156,9 @@ def test_rest_is_parsed_once(monkeypatch) -> None:
     sh = parse_slice_header(nal, pps, sps)
     # unknown names: AttributeError without parsing (getattr(sh, name, default) stays cheap)
     assert getattr(sh, "pred_weight_table", None) is None and not calls
-    values = [getattr(sh, name) for name in slice_mod._REST] + [sh.header_bit_size_ebsp]
+    values = _header_dict(sh)
     assert sh.parse_all() is sh and calls == [sh] and sh.tail_parsed
-    assert [getattr(sh, name) for name in slice_mod._REST] + [sh.header_bit_size_ebsp] == values
+    assert _header_dict(sh) == values
     # a copy of a pending header parses on its own, from the same position
     a = parse_slice_header(nal, pps, sps)
     b = copy.copy(a)
