@@ -95,7 +95,8 @@ def _check_against_tracing(data: bytes) -> int:
         for pos, name, _value in r.trace:
             assert pos < end or name == "slice_id", name
             if name in _POC:
-                assert traced.pic_order_cnt_bit_offset <= pos < traced.pic_order_cnt_bit_offset + traced.pic_order_cnt_bit_size
+                start = traced.pic_order_cnt_bit_offset
+                assert start <= pos < start + traced.pic_order_cnt_bit_size, name
             if name in _MARKING:
                 start = traced.dec_ref_pic_marking_bit_offset
                 assert start <= pos < start + traced.dec_ref_pic_marking_bit_size, name
@@ -135,7 +136,8 @@ def test_short_head_parse_equals_full_parse(prefix: int, monkeypatch, h264_oracl
     prevention byte at the cut): the same header as parsing the whole RBSP."""
     monkeypatch.setattr(slice_mod, "_PREFIX_BYTES", prefix)
     streams = [h264_oracle.make_x264_stream(n, tmp_path) for n in ("hrd_vui", "high10", "mbaff_cavlc_slices")]
-    streams += [h264_oracle.vectors / "JVT-FR-EXT/FRExt_MMCO4_Sony_B.264", h264_oracle.vectors / "JVT-AVC_V1/MR2_TANDBERG_E.264"]
+    streams += [h264_oracle.vectors / "JVT-FR-EXT/FRExt_MMCO4_Sony_B.264",
+                h264_oracle.vectors / "JVT-AVC_V1/MR2_TANDBERG_E.264"]
     n = 0
     for path in streams:
         if not path.exists():
@@ -143,7 +145,8 @@ def test_short_head_parse_equals_full_parse(prefix: int, monkeypatch, h264_oracl
         for nal, pps, sps in _slices_and_sets(path.read_bytes())[:80]:
             whole = _fresh(nal)
             whole.rbsp  # unescape everything first: the parser then reads the complete RBSP
-            assert _header_dict(parse_slice_header(_fresh(nal), pps, sps)) == _header_dict(parse_slice_header(whole, pps, sps))
+            head = parse_slice_header(_fresh(nal), pps, sps)
+            assert _header_dict(head) == _header_dict(parse_slice_header(whole, pps, sps))
             n += 1
     assert n > 100
 
