@@ -347,7 +347,6 @@ def _rest(r: BitReader, sh: SliceHeader) -> None:
     ``sh``: only the elements present (``r`` positioned after the prefix)."""
     pps = sh.pps
     field = sh.field_pic_flag
-    nal_unit_type = sh.nal_unit_type
     u1 = r.u1
     ue = r.ue
     se = r.se
@@ -397,7 +396,7 @@ def _rest(r: BitReader, sh: SliceHeader) -> None:
             bits += 1
         sh.slice_group_change_cycle = r.u(bits, "slice_group_change_cycle")
     sh.header_bit_size = 8 + r.pos
-    if nal_unit_type == 2:  # slice_id is not part of slice_header(): not in header_bit_size
+    if sh.nal_unit_type == 2:  # slice_id is not part of slice_header(): not in header_bit_size
         sh.slice_id = ue("slice_id")
 
 
