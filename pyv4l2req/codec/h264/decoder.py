@@ -21,11 +21,11 @@ from operator import attrgetter
 from typing import NamedTuple, Sequence
 
 from ...errors import UnsupportedStream
-from .dpb import BOTTOM, FRAME, TOP, Dpb, FrameStore, Mmco
+from .dpb import BOTTOM, FRAME, TOP, Dpb, FrameStore
 from .output import OutputQueue
 from .poc import PocResult, PocState
 from .reflists import build_lists
-from .slice import SliceHeader
+from .slice import MMCO as Mmco, SliceHeader
 from . import controls as ctl
 
 __all__ = [
@@ -146,11 +146,11 @@ def _mmco_ops(sh: object) -> list[Mmco]:
         if isinstance(op, Mmco):
             out.append(op)
         elif isinstance(op, dict):
-            out.append(Mmco(**{k: v for k, v in op.items() if k in Mmco.__dataclass_fields__}))
+            out.append(Mmco(**{k: v for k, v in op.items() if k in Mmco._fields}))
         elif isinstance(op, tuple):
             out.append(Mmco(*op))
         else:
-            out.append(Mmco(**{k: getattr(op, k) for k in Mmco.__dataclass_fields__ if hasattr(op, k)}))
+            out.append(Mmco(**{k: getattr(op, k) for k in Mmco._fields if hasattr(op, k)}))
     return [o for o in out if o.memory_management_control_operation != 0]
 
 

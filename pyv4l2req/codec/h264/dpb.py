@@ -10,9 +10,12 @@ MMCO 1-6 (8.2.5.4) and IDR marking (8.2.5.1). Output/bumping lives in :mod:`.out
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
-__all__ = ["TOP", "BOTTOM", "FRAME", "FrameStore", "Dpb", "Mmco", "opposite"]
+if TYPE_CHECKING:
+    from .slice import MMCO
+
+__all__ = ["TOP", "BOTTOM", "FRAME", "FrameStore", "Dpb", "opposite"]
 
 TOP = 1
 BOTTOM = 2
@@ -81,17 +84,6 @@ class FrameStore:
         return (f"FrameStore(ts={self.timestamp_ns}, fn={self.frame_num}, poc={self.poc}, "
                 f"dec={self.decoded}, s={self.short_ref}, l={self.long_ref}/{self.long_term_frame_idx}, "
                 f"out={self.needed_for_output}{', nonexisting' if self.non_existing else ''})")
-
-
-@dataclass
-class Mmco:
-    """One memory_management_control_operation with its operands (7.3.3.3)."""
-
-    memory_management_control_operation: int
-    difference_of_pic_nums_minus1: int = 0
-    long_term_pic_num: int = 0
-    long_term_frame_idx: int = 0
-    max_long_term_frame_idx_plus1: int = 0
 
 
 @dataclass
@@ -214,7 +206,7 @@ class Dpb:
         return self.stores if current in self.stores else [*self.stores, current]
 
     def adaptive_marking(self, current: FrameStore, structure: int, curr_pic_num: int,
-                         ops: Iterable[Mmco]) -> tuple[bool, bool]:
+                         ops: Iterable[MMCO]) -> tuple[bool, bool]:
         """8.2.5.4: apply MMCO 1-6. Returns (had MMCO 5, current marked long-term by MMCO 6)."""
         mmco5 = False
         long_term_current = False

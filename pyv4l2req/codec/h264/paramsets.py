@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .nal import NalUnit
 from .pps import PPS, parse_pps
-from .slice import MissingParameterSet, SliceHeader, TailMemo, parse_slice_header
+from .slice import MissingParameterSet, SliceHeader, parse_slice_header
 from .sps import SPS, parse_sps
 from ...errors import BitstreamError
 
@@ -18,16 +18,13 @@ class ParameterSets:
     A PPS is parsed against the SPS table at the time it arrives; when an SPS is replaced by
     one with different content, the PPSs referring to it are parsed again against the new SPS
     (its chroma_format_idc decides how many 8x8 lists a PPS carries, its lists are the PPS
-    fall-back). Objects already handed out are never modified. Slice headers are parsed
-    lazily (the tail on first access) with the stream's :class:`TailMemo`.
+    fall-back). Objects already handed out are never modified.
     """
 
     def __init__(self) -> None:
         self.sps: dict[int, SPS] = {}
         self.pps: dict[int, PPS] = {}
         self._pps_rbsp: dict[int, bytes] = {}
-        #: reuse of repeated slice header tails between the slices of the stream
-        self.tail_memo = TailMemo()
 
     def add_sps(self, nal: NalUnit) -> SPS:
         sps = parse_sps(nal.rbsp)
@@ -56,6 +53,6 @@ class ParameterSets:
     def parse_slice_header(self, nal: NalUnit) -> SliceHeader | None:
         """The slice header, or None when its PPS/SPS is unknown (BitstreamError if malformed)."""
         try:
-            return parse_slice_header(nal, self.pps, self.sps, memo=self.tail_memo)
+            return parse_slice_header(nal, self.pps, self.sps)
         except MissingParameterSet:
             return None

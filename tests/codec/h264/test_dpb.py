@@ -7,7 +7,8 @@ CurrPicNum - (difference_of_pic_nums_minus1 + 1) (8-39), LongTermPicNum likewise
 
 from __future__ import annotations
 
-from pyv4l2req.codec.h264.dpb import BOTTOM, FRAME, TOP, Dpb, FrameStore, Mmco
+from pyv4l2req.codec.h264.dpb import BOTTOM, FRAME, TOP, Dpb, FrameStore
+from pyv4l2req.codec.h264.slice import MMCO
 
 
 def frame(fn: int, ts: int | None = None, short: int = FRAME, long: int = 0, lt_idx: int = -1) -> FrameStore:
@@ -72,7 +73,7 @@ class TestMmco:
         d = dpb_of(f3, f4)
         cur = FrameStore(99, 5)
         d.update_frame_num_wrap(5, 16)
-        d.adaptive_marking(cur, FRAME, 5, [Mmco(1, difference_of_pic_nums_minus1=1)])
+        d.adaptive_marking(cur, FRAME, 5, [MMCO(1, difference_of_pic_nums_minus1=1)])
         assert not f3.is_ref and f4.short_ref == FRAME
 
     def test_mmco1_field_unmarks_one_field(self) -> None:
@@ -81,16 +82,16 @@ class TestMmco:
         cur = FrameStore(99, 3)
         d.update_frame_num_wrap(3, 16)
         # current bottom field, CurrPicNum = 2*3+1 = 7; picNumX = 5 = bottom field of fn 2
-        d.adaptive_marking(cur, BOTTOM, 7, [Mmco(1, difference_of_pic_nums_minus1=1)])
+        d.adaptive_marking(cur, BOTTOM, 7, [MMCO(1, difference_of_pic_nums_minus1=1)])
         assert f2.short_ref == TOP
         # picNumX = 4 = top field of fn 2 (opposite parity: 2*FrameNumWrap)
-        d.adaptive_marking(cur, BOTTOM, 7, [Mmco(1, difference_of_pic_nums_minus1=2)])
+        d.adaptive_marking(cur, BOTTOM, 7, [MMCO(1, difference_of_pic_nums_minus1=2)])
         assert not f2.is_ref
 
     def test_mmco2_long_term(self) -> None:
         lt0, lt1 = frame(1, short=0, long=FRAME, lt_idx=0), frame(2, short=0, long=FRAME, lt_idx=1)
         d = dpb_of(lt0, lt1)
-        d.adaptive_marking(FrameStore(99, 3), FRAME, 3, [Mmco(2, long_term_pic_num=1)])
+        d.adaptive_marking(FrameStore(99, 3), FRAME, 3, [MMCO(2, long_term_pic_num=1)])
         assert lt0.long_ref == FRAME and not lt1.is_ref
 
     def test_mmco3_short_to_long_replacing_same_index(self) -> None:
@@ -99,7 +100,7 @@ class TestMmco:
         d = dpb_of(old, f2, f3)
         d.update_frame_num_wrap(4, 16)
         d.adaptive_marking(FrameStore(99, 4), FRAME, 4,
-                           [Mmco(3, difference_of_pic_nums_minus1=1, long_term_frame_idx=0)])
+                           [MMCO(3, difference_of_pic_nums_minus1=1, long_term_frame_idx=0)])
         assert not old.is_ref
         assert f2.long_ref == FRAME and f2.short_ref == 0 and f2.long_term_frame_idx == 0
         assert f3.short_ref == FRAME
@@ -110,23 +111,23 @@ class TestMmco:
         d.update_frame_num_wrap(3, 16)
         cur = FrameStore(99, 3)
         # current top (CurrPicNum 7): picNum 5 = top field of fn 2, 4 = bottom field
-        d.adaptive_marking(cur, TOP, 7, [Mmco(3, difference_of_pic_nums_minus1=1, long_term_frame_idx=1)])
-        d.adaptive_marking(cur, TOP, 7, [Mmco(3, difference_of_pic_nums_minus1=2, long_term_frame_idx=1)])
+        d.adaptive_marking(cur, TOP, 7, [MMCO(3, difference_of_pic_nums_minus1=1, long_term_frame_idx=1)])
+        d.adaptive_marking(cur, TOP, 7, [MMCO(3, difference_of_pic_nums_minus1=2, long_term_frame_idx=1)])
         assert f2.long_ref == FRAME and f2.short_ref == 0 and f2.long_term_frame_idx == 1
 
     def test_mmco4_max_long_term_frame_idx(self) -> None:
         lts = [frame(i, short=0, long=FRAME, lt_idx=i) for i in range(3)]
         d = dpb_of(*lts)
-        d.adaptive_marking(FrameStore(99, 5), FRAME, 5, [Mmco(4, max_long_term_frame_idx_plus1=2)])
+        d.adaptive_marking(FrameStore(99, 5), FRAME, 5, [MMCO(4, max_long_term_frame_idx_plus1=2)])
         assert [fs.is_ref for fs in lts] == [True, True, False]
         assert d.max_long_term_frame_idx == 1
-        d.adaptive_marking(FrameStore(98, 5), FRAME, 5, [Mmco(4, max_long_term_frame_idx_plus1=0)])
+        d.adaptive_marking(FrameStore(98, 5), FRAME, 5, [MMCO(4, max_long_term_frame_idx_plus1=0)])
         assert not any(fs.is_ref for fs in lts)
         assert d.max_long_term_frame_idx == -1  # "no long-term frame indices"
 
     def test_mmco5_unmarks_all(self) -> None:
         d = dpb_of(frame(1), frame(2, short=0, long=FRAME, lt_idx=0))
-        mmco5, lt = d.adaptive_marking(FrameStore(99, 3), FRAME, 3, [Mmco(5)])
+        mmco5, lt = d.adaptive_marking(FrameStore(99, 3), FRAME, 3, [MMCO(5)])
         assert mmco5 and not lt
         assert not any(fs.is_ref for fs in d)
 
@@ -134,7 +135,7 @@ class TestMmco:
         old = frame(1, short=0, long=FRAME, lt_idx=2)
         d = dpb_of(old)
         cur = FrameStore(99, 3)
-        mmco5, lt = d.adaptive_marking(cur, FRAME, 3, [Mmco(6, long_term_frame_idx=2)])
+        mmco5, lt = d.adaptive_marking(cur, FRAME, 3, [MMCO(6, long_term_frame_idx=2)])
         assert lt and not mmco5
         assert not old.is_ref
         assert cur.long_ref == FRAME and cur.long_term_frame_idx == 2
@@ -142,7 +143,7 @@ class TestMmco:
     def test_mmco6_second_field_joins_first(self) -> None:
         cur = FrameStore(99, 3, decoded=TOP, long_ref=TOP, long_term_frame_idx=0)
         d = dpb_of(cur)
-        d.adaptive_marking(cur, BOTTOM, 7, [Mmco(6, long_term_frame_idx=0)])
+        d.adaptive_marking(cur, BOTTOM, 7, [MMCO(6, long_term_frame_idx=0)])
         assert cur.long_ref == FRAME and cur.long_term_frame_idx == 0
 
 
