@@ -17,7 +17,8 @@ import pytest
 from pyv4l2req.codec.h264 import slice as slice_mod
 from pyv4l2req.codec.h264 import slice_syntax
 from pyv4l2req.codec.h264.bitreader import BitReader, TracingBitReader
-from pyv4l2req.codec.h264.nal import AccessUnitSplitter, NalUnit, split_annexb
+from pyv4l2req.codec.h264.access_unit import AccessUnitSplitter
+from pyv4l2req.codec.h264.nal import NalUnit, split_annexb
 from pyv4l2req.codec.h264.paramsets import ParameterSets
 from pyv4l2req.codec.h264.slice import (
     PREFIX_FIELDS, TAIL_FIELDS, MissingParameterSet, SliceHeader, TailMemo, parse_slice_header,
