@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 
 from ...errors import BitstreamError
 from .nal import (
-    START_CODE,
-    START_CODE_RE,
+    NAL_AUD,
     NAL_END_SEQUENCE,
     NAL_END_STREAM,
     NAL_PPS,
@@ -28,7 +27,8 @@ from .nal import (
     NAL_SLICE_DPA,
     NAL_SLICE_IDR,
     NAL_SPS,
-    NAL_AUD,
+    START_CODE,
+    START_CODE_RE,
     NalUnit,
 )
 from .paramsets import ParameterSets

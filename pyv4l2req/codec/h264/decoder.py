@@ -12,8 +12,8 @@
 - :class:`PictureRelease` -- its CAPTURE buffer is no longer needed (not a reference, output).
 
 It joins POC (:mod:`.poc`), marking (:mod:`.dpb`), reference lists (:mod:`.reflists`) and
-bumping (:mod:`.output`), like GStreamer's ``gsth264decoder.c``. Both fields of a frame share the first
-field's timestamp. A stream that starts at a non-IDR picture is skipped up to the first
+bumping (:mod:`.output`), like GStreamer's ``gsth264decoder.c``. Both fields of a frame share
+the first field's timestamp. A stream that starts at a non-IDR picture is skipped up to the first
 I picture or recovery point SEI. No I/O here.
 """
 
@@ -24,13 +24,13 @@ from operator import attrgetter
 from typing import Sequence
 
 from ...errors import UnsupportedStream
+from .access_unit import AccessUnit, Slice
 from .dpb import BOTTOM, FRAME, TOP, Dpb, FrameStore
 from .output import OutputQueue
 from .picture import Crop, PictureReference, ReferencePicture
 from .poc import PocResult, PocState
 from .pps import PPS
 from .reflists import RefPic, build_lists
-from .access_unit import AccessUnit, Slice
 from .slice import SliceHeader
 from .sps import SPS
 
