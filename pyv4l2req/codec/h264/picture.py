@@ -45,7 +45,7 @@ class ReferencePicture(NamedTuple):
     frame_num: int
     #: FrameNumWrap relative to the current picture (8-27)
     frame_num_wrap: int
-    #: LongTermFrameIdx (-1: not a long-term reference)
+    #: LongTermFrameIdx: meaningful while ``long_term`` is set (-1 if never assigned)
     long_term_frame_idx: int
     #: fields marked "used for short-term reference"
     short_term: int

@@ -12,6 +12,7 @@ import pytest
 from pyv4l2req.codec.h264 import v4l2_controls as ctl
 from pyv4l2req.codec.h264.access_unit import AccessUnitSplitter
 from pyv4l2req.codec.h264.decoder import H264Decoder, PictureDecode
+from pyv4l2req.codec.h264.dpb import BOTTOM, FRAME, TOP
 from pyv4l2req.codec.h264.pps import PPS
 from pyv4l2req.codec.h264.sps import SPS
 from pyv4l2req.uapi import controls as C
@@ -32,6 +33,13 @@ DEFAULT_8x8_INTRA_RASTER = [
     25, 27, 29, 31, 33, 36, 38, 40,
     27, 29, 31, 33, 36, 38, 40, 42,
 ]
+
+
+def test_field_bits_are_the_kernels() -> None:
+    """The mapping passes the codec's field bits (picture structure, marking, parity) through
+    as the kernel's ``fields`` values."""
+    assert (TOP, BOTTOM, FRAME) == (u.V4L2_H264_TOP_FIELD_REF, u.V4L2_H264_BOTTOM_FIELD_REF,
+                                    u.V4L2_H264_FRAME_REF)
 
 
 def test_default_scaling_lists_are_raster_in_kernel_order() -> None:
