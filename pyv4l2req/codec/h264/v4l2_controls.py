@@ -334,8 +334,12 @@ _current: _PictureSlices | None = None
 
 def slice_controls(picture: "PictureDecode", job: "SliceJob") -> tuple[dict, dict | None]:
     """``(slice_params, pred_weights)`` of slice ``job`` of ``picture``; pred_weights is None
-    when explicit weighted prediction does not apply to the slice."""
+    when explicit weighted prediction does not apply to the slice. ValueError when the
+    decoder made no reference lists (``H264Decoder(slice_controls=False)``)."""
     global _current
+    if job.ref_pic_list0 is None:
+        raise ValueError("slice controls need the reference lists: decode with "
+                         "H264Decoder(slice_controls=True)")
     state = _current
     if state is None or state.picture is not picture:
         state = _current = _PictureSlices(picture)

@@ -173,3 +173,14 @@ def test_pred_weights_match_ffmpeg_trace(h264_oracle) -> None:
                     exp_c = [[1 << cd, 0], [1 << cd, 0]]
                 assert [[f["chroma_weight"][i][j], f["chroma_offset"][i][j]] for j in (0, 1)] == exp_c
     assert checked > 0
+
+
+def test_slice_controls_need_the_reference_lists() -> None:
+    path = Path(__file__).resolve().parents[3] / "fixtures" / "small_128x96.h264"
+    sp = AccessUnitSplitter()
+    aus = sp.feed(path.read_bytes()) + sp.flush()
+    pic = next(e for e in H264Decoder(slice_controls=False).decode_access_unit(aus[0], 0)
+               if isinstance(e, PictureDecode))
+    assert ctl.picture_controls(pic)["decode_params"]["flags"] & u.V4L2_H264_DECODE_PARAM_FLAG_IDR_PIC
+    with pytest.raises(ValueError, match="slice_controls=True"):
+        ctl.slice_controls(pic, pic.slices[0])
