@@ -24,8 +24,8 @@ U. **userspace cost** — everything ``Decoder.feed`` does (split, parse, POC/DP
    params and pred weights: cedrus). One more frame-based row replays the device's recorded
    answers (tools/replay_kernel.py) instead of running its ~150–200 µs of Python per picture
    between our steps: it shows whether the emulated device's own cache footprint inflates U.
-A. **codec layer alone** — the sans-IO part of U: AccessUnitSplitter + H264Decoder + packing
-   the control values to kernel structs, without any device (also per mode).
+A. **codec layer alone** — the sans-IO part of U: AccessUnitSplitter + H264Decoder + the
+   control values (v4l2_controls) packed to kernel structs, without any device (also per mode).
 K. **inside the emulated device** (pixels excluded): what the Python "kernel" costs; a real
    kernel does the same ioctls in a few µs each. Not part of the target.
 
@@ -89,7 +89,7 @@ def stream_path(frames: int, kind: str) -> Path:
 
 def access_units(data: bytes) -> list[bytes]:
     """The stream cut into access units (bytes), with our own splitter."""
-    from pyv4l2req.codec.h264.nal import AccessUnitSplitter
+    from pyv4l2req.codec.h264.access_unit import AccessUnitSplitter
 
     sp = AccessUnitSplitter()
     aus = sp.feed(data) + sp.flush()
@@ -160,11 +160,15 @@ def wrapper_overhead(n: int = 200_000) -> float:
 
 # -- A: the codec layer alone -------------------------------------------------------------
 def _packers(slice_controls: bool):
-    """A function packing the controls of one PictureDecode like DeviceSession.submit does:
-    SPS/PPS/scaling matrix through a PackCache (packed again only when their value changes),
+    """A function making and packing the controls of one PictureDecode like
+    DeviceSession.submit does: the control values from the picture (codec/h264/v4l2_controls),
+    SPS/PPS/scaling matrix packed through a PackCache (again only when their value changes),
     decode params every picture and, in slice mode, slice params and pred weights per slice,
     each packed into a payload buffer that is reused for every request."""
+    from pyv4l2req.codec.h264 import v4l2_controls
     from pyv4l2req.uapi import h264 as uh264
+
+    picture_controls, slice_controls_of = v4l2_controls.picture_controls, v4l2_controls.slice_controls
 
     per_sequence = uh264.PackCache()
     cached = per_sequence.pack
@@ -175,7 +179,7 @@ def _packers(slice_controls: bool):
     (dp, dp_buf), (sp, sp_buf), (pw, pw_buf) = into["dp"], into["sp"], into["pw"]
 
     def pack_picture(ev) -> None:
-        c = ev.controls
+        c = picture_controls(ev)
         cached(sps_t, c["sps"])
         cached(pps_t, c["pps"])
         if c.get("scaling_matrix") is not None:
@@ -183,9 +187,10 @@ def _packers(slice_controls: bool):
         dp(dp_buf, 0, c["decode_params"])
         if slice_controls:
             for s in ev.slices:
-                sp(sp_buf, 0, s.slice_params)
-                if s.pred_weights is not None:
-                    pw(pw_buf, 0, s.pred_weights)
+                slice_params, pred_weights = slice_controls_of(ev, s)
+                sp(sp_buf, 0, slice_params)
+                if pred_weights is not None:
+                    pw(pw_buf, 0, pred_weights)
 
     return pack_picture
 
@@ -194,7 +199,7 @@ def bench_codec(au_bytes: list[bytes], slice_controls: bool, parts: bool = False
     """A: per access unit, the whole codec layer (``total``), or with ``parts`` its components
     (a separate pass: the timers around each part cost a little)."""
     from pyv4l2req.codec.h264 import decoder as h264dec
-    from pyv4l2req.codec.h264.nal import AccessUnitSplitter
+    from pyv4l2req.codec.h264.access_unit import AccessUnitSplitter
 
     sp = AccessUnitSplitter()
     dec = h264dec.H264Decoder(slice_controls=slice_controls)
@@ -348,7 +353,7 @@ def report(repeat: int, streams: list[tuple[str, int, dict[str, dict[str, dict]]
         "",
         "Frame-based: one request per picture (rkvdec, hantro; what `auto` picks when the device "
         "offers it). Slice-based: one request per slice with slice params and pred weights (cedrus). "
-        "A: the codec layer alone (sans-IO: split + parse + H264Decoder + pack, no device).",
+        "A: the codec layer alone (sans-IO: split + parse + H264Decoder + controls + pack, no device).",
         "",
     ]
     for name, n_aus, desc, res in streams:
@@ -380,8 +385,8 @@ def report(repeat: int, streams: list[tuple[str, int, dict[str, dict[str, dict]]
             *(f"| {label} | {parts_f[k]['median']:.0f} | {parts_s[k]['median']:.0f} |" for k, label in (
                 ("split", "Annex B split + access unit boundaries"),
                 ("parse", "slice header parsing in the splitter (prefixes)"),
-                ("decode", "H264Decoder: POC, DPB, output order, control dicts (+ ref lists in slice mode)"),
-                ("pack", "pack to kernel structs (SPS/PPS/scaling matrix only when changed)"),
+                ("decode", "H264Decoder: POC, DPB, output order, DPB snapshots (+ ref lists in slice mode)"),
+                ("pack", "control values (v4l2_controls) packed to kernel structs (SPS/PPS/scaling matrix only when changed)"),
                 ("gc", "of all four: Python's cyclic garbage collector"))),
             "",
             "ioctls per frame, frame-based: " + ", ".join(f"{k} {v:.2f}" for k, v in fr["ioctls"].items()),

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from ..codec.h264 import decoder as h264dec
-from ..codec.h264.nal import AccessUnitSplitter
+from ..codec.h264.access_unit import AccessUnitSplitter
 from ..errors import BitstreamError, PyV4L2ReqError
 from .frames import Frame
 from .session import DeviceSession, open_device

@@ -20,6 +20,7 @@ from typing import BinaryIO, Sequence
 
 import numpy as np
 
+from ..codec.h264.picture import Crop  # the visible rectangle, as the codec gives it
 from ..uapi import videodev2 as v
 from ..uapi.ioc import fourcc_str
 
@@ -52,14 +53,6 @@ TILINGS: dict[int, tuple[int, int, int, int]] = {
     v.V4L2_PIX_FMT_NV12_32L32: (32, 32, 32, 32),
     v.V4L2_PIX_FMT_MM21: (16, 32, 16, 16),
 }
-
-
-@dataclass(slots=True)
-class Crop:
-    left: int
-    top: int
-    width: int
-    height: int
 
 
 @dataclass(slots=True)

@@ -26,6 +26,7 @@ import time
 from typing import Sequence
 
 from ..codec.h264 import decoder as h264dec
+from ..codec.h264 import v4l2_controls as h264ctl
 from ..errors import DecodeError, NoDeviceError, RequestError, UnsupportedStream, V4L2Error
 from ..kernel.backend import Backend, OSBackend
 from ..uapi import controls as C
@@ -251,7 +252,7 @@ class DeviceSession:
     # -- decoding ------------------------------------------------------------------------
     def submit(self, pic: "h264dec.PictureDecode") -> int:
         """Queue the requests of one picture; returns how many were queued."""
-        ctrl = pic.controls
+        ctrl = h264ctl.picture_controls(pic)
         # SPS/PPS/scaling matrix change per sequence, not per picture: packed again only when
         # the codec hands another dict (then only if its value changed: PackCache)
         sps = ctrl["sps"]
@@ -297,7 +298,8 @@ class DeviceSession:
         decode_params = uh264.pack(uh264.v4l2_ctrl_h264_decode_params, ctrl["decode_params"])
         last = len(slices) - 1
         for i, s in enumerate(slices):
-            cs = self._controls(matrix is not None, True, s.pred_weights is not None)
+            slice_params, pred_weights = h264ctl.slice_controls(pic, s)
+            cs = self._controls(matrix is not None, True, pred_weights is not None)
             payloads = cs.payloads
             payloads[0][:] = self._sps_bytes
             payloads[1][:] = self._pps_bytes
@@ -306,9 +308,9 @@ class DeviceSession:
             if matrix is not None:
                 payloads[3][:] = self._matrix_bytes
                 n = 4
-            _pack_slice_params_into(payloads[n], 0, s.slice_params)
-            if s.pred_weights is not None:
-                _pack_pred_weights_into(payloads[n + 1], 0, s.pred_weights)
+            _pack_slice_params_into(payloads[n], 0, slice_params)
+            if pred_weights is not None:
+                _pack_pred_weights_into(payloads[n + 1], 0, pred_weights)
             self._queue_job((s,), cs, ts, hold_picture or i < last)
         return len(slices)
 

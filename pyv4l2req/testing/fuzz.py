@@ -241,7 +241,7 @@ def _open_fds() -> int:
 def run_parser(data: bytes, *, trace_memory: bool = False) -> Outcome:
     """The sans-IO codec layer on *data*: pictures decoded count as frames (PictureOutput)."""
     from ..codec.h264 import decoder as h264dec
-    from ..codec.h264 import nal
+    from ..codec.h264.access_unit import AccessUnitSplitter
 
     out = Outcome("parser")
     if trace_memory:
@@ -252,7 +252,7 @@ def run_parser(data: bytes, *, trace_memory: bool = False) -> Outcome:
             from ..pipeline.source import mp4_to_annexb
 
             data = mp4_to_annexb(data)
-        splitter = nal.AccessUnitSplitter()
+        splitter = AccessUnitSplitter()
         dec = h264dec.H264Decoder()
         ts = 0
         for chunk in (data[i:i + 65536] for i in range(0, len(data), 65536)):

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from pyv4l2req import Decoder
+from pyv4l2req.codec.h264 import v4l2_controls
 from pyv4l2req.emulated import EmulatedBackend
 from pyv4l2req.errors import DecodeError
 from pyv4l2req.uapi import controls as C
@@ -49,7 +50,7 @@ class Spy(EmulatedBackend):
 
 def _expected(pic, frame_based: bool, annexb: bool) -> list[dict]:
     """The requests of *pic* as the reference construction makes them."""
-    ctrl = pic.controls
+    ctrl = v4l2_controls.picture_controls(pic)
     common = [(C.V4L2_CID_STATELESS_H264_SPS, uh264.pack(uh264.v4l2_ctrl_h264_sps, ctrl["sps"])),
               (C.V4L2_CID_STATELESS_H264_PPS, uh264.pack(uh264.v4l2_ctrl_h264_pps, ctrl["pps"])),
               (C.V4L2_CID_STATELESS_H264_DECODE_PARAMS,
@@ -62,11 +63,12 @@ def _expected(pic, frame_based: bool, annexb: bool) -> list[dict]:
         return [{"controls": common, "data": b"".join(prefix + s.nal for s in pic.slices)}]
     out = []
     for s in pic.slices:
+        slice_params, pred_weights = v4l2_controls.slice_controls(pic, s)
         ctrls = common + [(C.V4L2_CID_STATELESS_H264_SLICE_PARAMS,
-                           uh264.pack(uh264.v4l2_ctrl_h264_slice_params, s.slice_params))]
-        if s.pred_weights is not None:
+                           uh264.pack(uh264.v4l2_ctrl_h264_slice_params, slice_params))]
+        if pred_weights is not None:
             ctrls.append((C.V4L2_CID_STATELESS_H264_PRED_WEIGHTS,
-                          uh264.pack(uh264.v4l2_ctrl_h264_pred_weights, s.pred_weights)))
+                          uh264.pack(uh264.v4l2_ctrl_h264_pred_weights, pred_weights)))
         out.append({"controls": ctrls, "data": prefix + s.nal})
     return out
 

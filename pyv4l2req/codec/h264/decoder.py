@@ -1,16 +1,19 @@
 """The H.264 decoding state machine (sans-IO, h11-style): access units in, events out.
 
 ``H264Decoder().decode_access_unit(au, timestamp_ns)`` takes one parsed
-:class:`~pyv4l2req.codec.h264.nal.AccessUnit` and returns what the caller must do, in order:
+:class:`~pyv4l2req.codec.h264.access_unit.AccessUnit` and returns what the caller must do, in order:
 
 - :class:`SequenceStart` -- a new coded size / DPB size: (re)configure the device;
-- :class:`PictureDecode` -- decode one picture (frame or field) with these control values;
+- :class:`PictureDecode` -- decode one picture (frame or field): its parameter sets, slices
+  (parsed headers, NAL bytes, reference lists when asked) and the DPB as the decoding process
+  sees it for this picture (:class:`~.picture.ReferencePicture` snapshots), in the spec's
+  terms; :mod:`.v4l2_controls` turns it into V4L2 control values;
 - :class:`PictureOutput` -- the picture with this timestamp is next in display order;
 - :class:`PictureRelease` -- its CAPTURE buffer is no longer needed (not a reference, output).
 
-It joins POC (:mod:`.poc`), marking (:mod:`.dpb`), reference lists (:mod:`.reflists`), bumping
-(:mod:`.output`) and control values (:mod:`.controls`). Both fields of a frame share the first
-field's timestamp. A stream that starts at a non-IDR picture is skipped up to the first
+It joins POC (:mod:`.poc`), marking (:mod:`.dpb`), reference lists (:mod:`.reflists`) and
+bumping (:mod:`.output`), like GStreamer's ``gsth264decoder.c``. Both fields of a frame share
+the first field's timestamp. A stream that starts at a non-IDR picture is skipped up to the first
 I picture or recovery point SEI. No I/O here.
 """
 
@@ -18,15 +21,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
 from ...errors import UnsupportedStream
+from .access_unit import AccessUnit, Slice
 from .dpb import BOTTOM, FRAME, TOP, Dpb, FrameStore
 from .output import OutputQueue
+from .picture import Crop, PictureReference, ReferencePicture
 from .poc import PocResult, PocState
-from .reflists import build_lists
-from .slice import MMCO as Mmco, SliceHeader
-from . import controls as ctl
+from .pps import PPS
+from .reflists import RefPic, build_lists
+from .slice import SliceHeader
+from .sps import SPS
 
 __all__ = [
     "H264Decoder",
@@ -34,6 +40,8 @@ __all__ = [
     "SequenceStart",
     "PictureDecode",
     "SliceJob",
+    "ReferencePicture",
+    "PictureReference",
     "PictureOutput",
     "PictureRelease",
     "Event",
@@ -41,15 +49,8 @@ __all__ = [
 
 NAL_SLICE, NAL_SLICE_DPA, NAL_SLICE_IDR, NAL_SEI = 1, 2, 5, 6
 SEI_RECOVERY_POINT = 6
-
-
-class Crop(NamedTuple):
-    """Visible rectangle in luma samples (SPS frame cropping applied)."""
-
-    left: int
-    top: int
-    width: int
-    height: int
+#: frame buffers of the DPB at most (A.3.1: max_dec_frame_buffering <= 16)
+MAX_DPB_FRAMES = 16
 
 
 @dataclass(frozen=True)
@@ -70,33 +71,50 @@ class SequenceStart:
 
 @dataclass(slots=True)
 class SliceJob:
-    """One slice of a picture. ``slice_params`` and ``pred_weights`` are None when the decoder
-    was made with ``slice_controls=False`` (frame-based devices build their own lists);
-    ``pred_weights`` is also None when explicit weighted prediction does not apply."""
+    """One slice of a picture: its NAL unit and parsed header, and RefPicList0/1 after
+    modification (8.2.4; ``num_ref_idx_lX_active_minus1 + 1`` entries, None = "no reference
+    picture", empty for the lists a slice type does not use). The lists are None when the
+    decoder was made with ``slice_controls=False`` (frame-based devices build their own);
+    the slices of a picture with the same list inputs share the list objects."""
 
     nal: bytes                      # the slice NAL unit (header + EBSP, no start code)
-    slice_params: dict | None
-    pred_weights: dict | None
+    header: SliceHeader
+    ref_pic_list0: list[PictureReference | None] | None
+    ref_pic_list1: list[PictureReference | None] | None
 
 
 @dataclass(slots=True)
 class PictureDecode:
-    """One picture to decode. The "sps", "pps" and "scaling_matrix" dicts of ``controls`` are
-    shared by every picture decoded with the same parameter sets, and each entry dict of
-    ``controls["decode_params"]["dpb"]`` by the pictures that see that reference unchanged
-    (:func:`.controls.dpb_entries`): treat them as read-only."""
+    """One picture (frame or field) to decode, in the spec's terms.
+
+    ``dpb`` holds the frame buffers with reference pictures as the decoding process sees them
+    for this picture (before its own marking; FrameNumWrap relative to its frame_num), in DPB
+    order, 16 at most; an unchanged reference keeps its snapshot object from picture to
+    picture. ``top_field_order_cnt``/``bottom_field_order_cnt`` are those of the frame buffer
+    the picture is decoded into (a second field: the first field's POC too). The timestamp
+    is the caller's identity of the picture: a second field has its first field's.
+    Read-only, like the SPS/PPS/header objects it holds.
+    """
 
     timestamp_ns: int
-    controls: dict                  # "sps", "pps", "scaling_matrix" (or None), "decode_params"
+    sps: SPS
+    pps: PPS
     slices: list[SliceJob]
-    reference_timestamps: tuple[int, ...]
+    dpb: tuple[ReferencePicture, ...]
+    reference_timestamps: tuple[int, ...]   # of ``dpb`` but the picture's own (a second field)
     is_first_field: bool
     is_second_field: bool
-    poc: int = 0
-    frame_num: int = 0
-    is_reference: bool = False
-    is_idr: bool = False
-    structure: int = FRAME          # 1 top field, 2 bottom field, 3 frame
+    poc: int                        # PicOrderCnt(CurrPic)
+    frame_num: int
+    nal_ref_idc: int
+    is_idr: bool
+    structure: int                  # 1 top field, 2 bottom field, 3 frame
+    top_field_order_cnt: int
+    bottom_field_order_cnt: int
+
+    @property
+    def is_reference(self) -> bool:
+        return self.nal_ref_idc != 0
 
 
 # PictureOutput and PictureRelease come with (almost) every picture: slots classes, hashable by
@@ -133,53 +151,6 @@ def _slice_kind(slice_type: int) -> str:
     return "B" if t == 1 else "P" if t in (0, 3) else "I"
 
 
-def _mmco_ops(sh: object) -> list[Mmco]:
-    """The MMCO list of a slice header, whatever container the parser used."""
-    ops = getattr(sh, "mmco", None)
-    if ops is None:
-        ops = getattr(sh, "memory_management_control_operations", None)
-    if ops is None:
-        drpm = getattr(sh, "dec_ref_pic_marking", None)
-        ops = getattr(drpm, "mmco", None) if drpm is not None else None
-    out: list[Mmco] = []
-    for op in ops or ():
-        if isinstance(op, Mmco):
-            out.append(op)
-        elif isinstance(op, dict):
-            out.append(Mmco(**{k: v for k, v in op.items() if k in Mmco._fields}))
-        elif isinstance(op, tuple):
-            out.append(Mmco(*op))
-        else:
-            out.append(Mmco(**{k: getattr(op, k) for k in Mmco._fields if hasattr(op, k)}))
-    return [o for o in out if o.memory_management_control_operation != 0]
-
-
-_MODIFICATION_NAMES = ("ref_pic_list_modification_l0", "ref_pic_list_modification_l1")
-
-
-def _mod_ops(sh: object, lx: int) -> list[tuple[int, int]]:
-    """ref_pic_list_modification of list *lx* as (modification_of_pic_nums_idc, value)."""
-    ops = getattr(sh, _MODIFICATION_NAMES[lx], None)
-    if ops is None:
-        mods = getattr(sh, "ref_pic_list_modification", None)
-        ops = mods[lx] if mods is not None else None
-    out: list[tuple[int, int]] = []
-    for op in ops or ():
-        if isinstance(op, tuple):
-            idc, val = op[0], op[1]
-        elif isinstance(op, dict):
-            idc = op["modification_of_pic_nums_idc"]
-            val = op.get("abs_diff_pic_num_minus1", op.get("long_term_pic_num", 0)) if idc != 2 \
-                else op.get("long_term_pic_num", 0)
-        else:
-            idc = op.modification_of_pic_nums_idc
-            val = getattr(op, "long_term_pic_num", 0) if idc == 2 else getattr(op, "abs_diff_pic_num_minus1", 0)
-        if idc == 3:
-            break
-        out.append((int(idc), int(val or 0)))
-    return out
-
-
 def _sei_value(data: bytes, i: int) -> tuple[int, int] | None:
     """payloadType / payloadSize of an SEI message (7.3.2.3.1: 0xFF bytes, then the last
     byte) read at *i*: (value, next position), or None when the data ends first."""
@@ -192,9 +163,9 @@ def _sei_value(data: bytes, i: int) -> tuple[int, int] | None:
     return value + data[i], i + 1
 
 
-def _has_recovery_point(au: object) -> bool:
+def _has_recovery_point(au: AccessUnit) -> bool:
     """An SEI recovery_point (payloadType 6) in the access unit."""
-    for nal in getattr(au, "nals", ()):
+    for nal in au.nals:
         if nal.nal_unit_type != NAL_SEI:
             continue
         data = nal.rbsp
@@ -212,14 +183,57 @@ def _has_recovery_point(au: object) -> bool:
     return False
 
 
-def _crop_of(sps: object) -> Crop:
-    return Crop(sps.crop_left, sps.crop_top, sps.display_width, sps.display_height)  # type: ignore[attr-defined]
+def _crop_of(sps: SPS) -> Crop:
+    return Crop(sps.crop_left, sps.crop_top, sps.display_width, sps.display_height)
 
 
-def _sequence_key(sps: object) -> tuple:
-    return (sps.frame_width, sps.frame_height, sps.max_dpb_frames,  # type: ignore[attr-defined]
-            sps.chroma_format_idc, sps.bit_depth_luma_minus8, sps.bit_depth_chroma_minus8,  # type: ignore[attr-defined]
-            sps.frame_mbs_only_flag, _crop_of(sps))  # type: ignore[attr-defined]
+def _sequence_key(sps: SPS) -> tuple:
+    return (sps.frame_width, sps.frame_height, sps.max_dpb_frames,
+            sps.chroma_format_idc, sps.bit_depth_luma_minus8, sps.bit_depth_chroma_minus8,
+            sps.frame_mbs_only_flag, _crop_of(sps))
+
+
+def _reference_pictures(stores: list[FrameStore]) -> tuple[list[ReferencePicture], list[FrameStore]]:
+    """The DPB as the current picture sees it: a :class:`ReferencePicture` of every frame
+    buffer holding a reference (16 at most), and those frame buffers.
+
+    The DPB changes by about one picture per picture: each store keeps its snapshot
+    (``FrameStore.reference``) with the tuple of every mutable input it was made from
+    (``reference_key``; the timestamp, field coding, first field and non-existing flag never
+    change), and makes a new one only when that tuple differs. An unchanged reference is the
+    same object from picture to picture, which lets a mapping cache by identity.
+    """
+    refs: list[ReferencePicture] = []
+    used: list[FrameStore] = []
+    for fs in stores:
+        short_ref, long_ref = fs.short_ref, fs.long_ref
+        if not (short_ref or long_ref) or fs.timestamp_ns < 0:
+            continue
+        key = (short_ref, long_ref, fs.long_term_frame_idx, fs.frame_num_wrap, fs.frame_num,
+               fs.decoded, fs.top_field_order_cnt, fs.bottom_field_order_cnt)
+        ref = fs.reference
+        if ref is None or fs.reference_key != key:
+            fs.reference = ref = ReferencePicture(
+                fs.timestamp_ns, fs.frame_num, fs.frame_num_wrap, fs.long_term_frame_idx,
+                short_ref, long_ref, fs.decoded, fs.top_field_order_cnt,
+                fs.bottom_field_order_cnt, fs.field_coded, fs.first_field, fs.non_existing)
+            fs.reference_key = key
+        refs.append(ref)
+        used.append(fs)
+        if len(refs) == MAX_DPB_FRAMES:
+            break
+    return refs, used
+
+
+def _picture_references(entries: list[RefPic | None],
+                        reference_of: dict[int, ReferencePicture]) -> list[PictureReference | None]:
+    """A reference list with the snapshots of its frame buffers (``reference_of``: by
+    ``id(store)``); a frame buffer without one is "no reference picture"."""
+    out: list[PictureReference | None] = []
+    for e in entries:
+        ref = reference_of.get(id(e.store)) if e is not None else None
+        out.append(None if ref is None else PictureReference(ref, e.parity))
+    return out
 
 
 @dataclass(slots=True)
@@ -234,14 +248,15 @@ class H264Decoder:
     """Feed access units in decoding order; get :data:`Event` lists back.
 
     ``slice_controls=False`` is for frame-based devices, which build the reference lists
-    themselves from ``decode_params.dpb``: no reference lists, no slice_params and no
-    pred_weights are made (:class:`SliceJob` carries None), and of every slice header but the
-    first only the fields read before the reference list syntax are used (first_mb_in_slice,
-    slice_type, redundant_pic_cnt, frame_num, field/bottom flags, idr_pic_id, POC lsb/deltas),
-    so a lazily parsed header is never parsed further. The same holds for the first slice
-    header of a non-reference picture (without slice groups): its decode params need no tail
-    element (:func:`.controls.decode_params_control`). While starting mid-stream the lists
-    are still built, to skip pictures whose references were never decoded.
+    themselves from the DPB: no reference lists are handed out (:class:`SliceJob` carries
+    None, so no slice controls can be made), and of every slice header but the first the
+    decoder reads only the fields before the reference list syntax (first_mb_in_slice,
+    slice_type, redundant_pic_cnt, frame_num, field/bottom flags, idr_pic_id, POC
+    lsb/deltas), so a lazily parsed header is never parsed further. The first slice header
+    of a non-reference picture (without slice groups) needs no tail element either, for the
+    decoder nor for its V4L2 decode params (:func:`.v4l2_controls.decode_params_control`).
+    While starting mid-stream the lists are still built, to skip pictures whose references
+    were never decoded.
     """
 
     def __init__(self, slice_controls: bool = True) -> None:
@@ -250,12 +265,10 @@ class H264Decoder:
         self._out = OutputQueue(self._dpb)
         self._poc = PocState()
         self._seq_key: tuple | None = None
-        self._sps: object | None = None
-        self._key_sps: object | None = None  # the SPS of _key and _crop
+        self._sps: SPS | None = None
+        self._key_sps: SPS | None = None  # the SPS of _key and _crop
         self._key: tuple | None = None
         self._crop: Crop | None = None
-        self._ps_controls: dict[tuple[int, int], tuple[object, object, tuple]] = {}
-        self._last_ps_controls: tuple[object, object, tuple] | None = None  # the latest entry used
         self._started = False
         self._prev_ref_frame_num = 0
         self._first_field: _FirstField | None = None
@@ -268,10 +281,10 @@ class H264Decoder:
         self._recovery_poc: int | None = None  # POC of the picture decoding started at
 
     # -- public API ---------------------------------------------------------------------------
-    def decode_access_unit(self, au: object, timestamp_ns: int) -> list[Event]:
+    def decode_access_unit(self, au: AccessUnit, timestamp_ns: int) -> list[Event]:
         """Decode one access unit; ``timestamp_ns`` identifies its picture (unused for a second
         field, which takes its first field's timestamp)."""
-        slices = [s for s in au.slices if not s.header.redundant_pic_cnt]  # type: ignore[attr-defined]
+        slices = [s for s in au.slices if not s.header.redundant_pic_cnt]
         if not slices:
             return []
         sh0 = slices[0].header
@@ -294,7 +307,7 @@ class H264Decoder:
             self._key_sps, self._key, self._crop = sps, _sequence_key(sps), _crop_of(sps)
         key = self._key
         if key is not self._seq_key and key != self._seq_key:
-            no_output = idr and bool(getattr(sh0, "no_output_of_prior_pics_flag", 0))
+            no_output = idr and bool(sh0.no_output_of_prior_pics_flag)
             self._first_field = None
             self._out.flush_all(output=not no_output)
             events += self._take_events()
@@ -329,18 +342,18 @@ class H264Decoder:
 
     # -- checks ---------------------------------------------------------------------------------
     @staticmethod
-    def _check_supported(slices: Sequence[object], pps: object) -> None:
-        if getattr(pps, "num_slice_groups_minus1", 0) > 0:
+    def _check_supported(slices: Sequence[Slice], pps: PPS) -> None:
+        if pps.num_slice_groups_minus1 > 0:
             raise UnsupportedStream(
-                f"PPS {pps.pic_parameter_set_id}: flexible macroblock ordering "  # type: ignore[attr-defined]
-                f"(num_slice_groups_minus1={pps.num_slice_groups_minus1}) cannot be expressed "  # type: ignore[attr-defined]
+                f"PPS {pps.pic_parameter_set_id}: flexible macroblock ordering "
+                f"(num_slice_groups_minus1={pps.num_slice_groups_minus1}) cannot be expressed "
                 "in the V4L2 stateless H.264 uAPI")
         prev = -1
         for s in slices:
-            if s.nal.nal_unit_type == NAL_SLICE_DPA:  # type: ignore[attr-defined]
+            if s.nal.nal_unit_type == NAL_SLICE_DPA:
                 raise UnsupportedStream("data partitioning (nal_unit_type 2..4) is not supported "
                                         "by the V4L2 stateless H.264 uAPI")
-            first_mb = s.header.first_mb_in_slice  # type: ignore[attr-defined]
+            first_mb = s.header.first_mb_in_slice
             if first_mb <= prev:
                 raise UnsupportedStream(
                     f"arbitrary slice order: slice with first_mb_in_slice={first_mb} after one "
@@ -348,13 +361,13 @@ class H264Decoder:
             prev = first_mb
 
     # -- one picture ----------------------------------------------------------------------------
-    def _decode_picture(self, slices: list, sps: object, pps: object, idr: bool, ts: int) -> list[Event]:
+    def _decode_picture(self, slices: list[Slice], sps: SPS, pps: PPS, idr: bool, ts: int) -> list[Event]:
         sh0 = slices[0].header
         nal_ref_idc = slices[0].nal.nal_ref_idc
         is_ref = nal_ref_idc != 0
         field_pic = bool(sh0.field_pic_flag)
         structure = (BOTTOM if sh0.bottom_field_flag else TOP) if field_pic else FRAME
-        max_frame_num = sps.MaxFrameNum  # type: ignore[attr-defined]
+        max_frame_num = sps.MaxFrameNum
         frame_num = sh0.frame_num
 
         first = self._first_field
@@ -370,7 +383,7 @@ class H264Decoder:
             store = first.store
         else:
             if idr:
-                no_output = bool(getattr(sh0, "no_output_of_prior_pics_flag", 0))
+                no_output = bool(sh0.no_output_of_prior_pics_flag)
                 self._out.flush_all(output=not no_output)
                 self._prev_ref_frame_num = 0
             elif frame_num != self._prev_ref_frame_num and \
@@ -383,7 +396,7 @@ class H264Decoder:
             store = FrameStore(ts, frame_num)
             store.field_coded, store.first_field, store.is_idr, store.decode_index = \
                 field_pic, structure, idr, self._decode_index
-            store.crop = self._crop if sps is self._key_sps else _crop_of(sps)  # type: ignore[attr-defined]
+            store.crop = self._crop if sps is self._key_sps else _crop_of(sps)
         poc = self._poc.compute(sps, sh0, nal_ref_idc, idr)
         if structure & TOP:
             store.top_field_order_cnt = poc.top_field_order_cnt
@@ -391,16 +404,15 @@ class H264Decoder:
             store.bottom_field_order_cnt = poc.bottom_field_order_cnt
         cur_poc = poc.pic_order_cnt(structure)
 
-        # -- controls ------------------------------------------------------------------------
+        # -- the DPB and the reference lists as this picture sees them --------------------------
         self._dpb.update_frame_num_wrap(frame_num, max_frame_num)
         stores = self._dpb.stores  # (not modified before the marking below)
-        dpb, dpb_stores = ctl.dpb_entries(stores, structure)
+        dpb, dpb_stores = _reference_pictures(stores)
         if self._slice_controls or self._recovering:
-            jobs, missing_reference = self._slice_jobs(slices, sps, structure, cur_poc, frame_num,
-                                                       max_frame_num, stores, dpb_stores)
+            jobs, missing_reference = self._slice_jobs(slices, structure, cur_poc, frame_num,
+                                                       max_frame_num, stores, dpb, dpb_stores)
         else:
-            jobs = [SliceJob(d if type(d) is bytes else bytes(d), None, None)  # _bytes inlined
-                    for d in [s.nal.data for s in slices]]
+            jobs = [SliceJob(_bytes(s.nal.data), s.header, None, None) for s in slices]
             missing_reference = False
         if idr:
             self._recovering = False
@@ -417,31 +429,23 @@ class H264Decoder:
             if is_ref:
                 self._prev_ref_frame_num = frame_num
             return events
-        sps_ctl, pps_ctl, matrix_ctl = self._parameter_set_controls(sps, pps)
-        controls = {
-            "sps": sps_ctl,
-            "pps": pps_ctl,
-            "scaling_matrix": matrix_ctl,
-            "decode_params": ctl.decode_params_control(
-                sh0, nal_ref_idc, idr, store.top_field_order_cnt, store.bottom_field_order_cnt,
-                dpb, [s.header.slice_type for s in slices], is_second),  # second_field
-        }
-        refs = set(map(_timestamp_of, dpb_stores))  # the reference_ts of dpb[] (no comprehension frame)
+        refs = set(map(_timestamp_of, dpb))  # the timestamps of dpb (no comprehension frame)
         refs.discard(store.timestamp_ns)
-        store.decoded |= structure  # after dpb[] and the lists: they see the first field only
+        store.decoded |= structure  # after the DPB and the lists: they see the first field only
         events.append(PictureDecode(  # positional (see FrameStore above), in field order:
-            store.timestamp_ns, controls, jobs,  # timestamp_ns, controls, slices,
+            store.timestamp_ns, sps, pps, jobs, tuple(dpb),  # timestamp_ns, sps, pps, slices, dpb,
             tuple(sorted(refs)),  # reference_timestamps,
             field_pic and not is_second, is_second,  # is_first_field, is_second_field,
-            cur_poc, frame_num, is_ref, idr, structure))  # poc, frame_num, is_reference, is_idr, structure
+            cur_poc, frame_num, nal_ref_idc, idr, structure,  # poc, frame_num, nal_ref_idc, is_idr, structure,
+            store.top_field_order_cnt, store.bottom_field_order_cnt))
 
         # -- marking (8.2.5) -----------------------------------------------------------------
         mmco5 = False
         if is_ref:
-            max_refs = sps.max_num_ref_frames  # type: ignore[attr-defined]
+            max_refs = sps.max_num_ref_frames
             if idr:
                 self._dpb.unmark_all(keep=store)
-                if getattr(sh0, "long_term_reference_flag", 0):
+                if sh0.long_term_reference_flag:
                     store.long_ref |= structure
                     store.long_term_frame_idx = 0
                     self._dpb.max_long_term_frame_idx = 0
@@ -450,11 +454,11 @@ class H264Decoder:
                     self._dpb.max_long_term_frame_idx = -1
             else:
                 long_term = False
-                if getattr(sh0, "adaptive_ref_pic_marking_mode_flag", 0):
+                if sh0.adaptive_ref_pic_marking_mode_flag:
                     curr_pic_num = frame_num if structure == FRAME else 2 * frame_num + 1
-                    # the parser's MMCO tuples have Mmco's attributes, and no "end" operation
-                    ops = sh0.mmco if isinstance(sh0, SliceHeader) else _mmco_ops(sh0)
-                    mmco5, long_term = self._dpb.adaptive_marking(store, structure, curr_pic_num, ops)
+                    # the parser's MMCO tuples (no "end" operation)
+                    mmco5, long_term = self._dpb.adaptive_marking(store, structure, curr_pic_num,
+                                                                  sh0.mmco)
                 if not long_term:
                     store.short_ref |= structure
                 # Without MMCOs this is the sliding window (8.2.5.3, Dpb.sliding_window): the
@@ -491,31 +495,25 @@ class H264Decoder:
         events += self._take_events()
         return events
 
-    def _slice_jobs(self, slices: list, sps: object, structure: int, cur_poc: int, frame_num: int,
-                    max_frame_num: int, stores: list[FrameStore],
+    def _slice_jobs(self, slices: list[Slice], structure: int, cur_poc: int, frame_num: int,
+                    max_frame_num: int, stores: list[FrameStore], dpb: list[ReferencePicture],
                     dpb_stores: list[FrameStore]) -> tuple[list[SliceJob], bool]:
-        """Reference lists (8.2.4) and slice controls of every slice; also says whether a P or
-        B slice misses its first reference picture (mid-stream recovery).
+        """Reference lists (8.2.4) of every slice; also says whether a P or B slice misses its
+        first reference picture (mid-stream recovery).
 
         The slices of a picture usually share their list inputs (same type, same number of
         active references, same modifications), and the DPB does not change between them:
-        each distinct pair of lists is built once per picture, and the slices with the same
-        inputs share the ``ref_pic_list0/1`` lists of their slice_params (read-only). Likewise
-        consecutive slices with the same pred_weight_table share one pred_weights dict.
+        each distinct pair of lists is built once per picture and shared by the slices with
+        the same inputs (read-only).
         """
         jobs: list[SliceJob] = []
         missing_reference = False
-        controls = self._slice_controls
-        index_of = {id(fs): i for i, fs in enumerate(dpb_stores)}
-        lists_of: dict[tuple, tuple[list[dict], list[dict], bool]] = {}
-        pw_key: tuple | None = None  # the pred_weight_table of the previous slice, and its control
-        pw_last: dict | None = None
+        with_lists = self._slice_controls
+        reference_of = {id(fs): ref for fs, ref in zip(dpb_stores, dpb)}
+        lists_of: dict[tuple, tuple[list | None, list | None, bool]] = {}
         for s in slices:
             sh = s.header
-            if isinstance(sh, SliceHeader):  # the parser's modifications are (idc, value) already
-                ops0, ops1 = sh.ref_pic_list_modification_l0, sh.ref_pic_list_modification_l1
-            else:
-                ops0, ops1 = _mod_ops(sh, 0), _mod_ops(sh, 1)
+            ops0, ops1 = sh.ref_pic_list_modification_l0, sh.ref_pic_list_modification_l1
             key = (sh.slice_type % 5, sh.num_ref_idx_l0_active_minus1, sh.num_ref_idx_l1_active_minus1,
                    tuple(ops0), tuple(ops1))
             lists = lists_of.get(key)
@@ -527,57 +525,24 @@ class H264Decoder:
                                      ops0, ops1, frame_num, max_frame_num)
                 missing = kind != "I" and (not l0 or l0[0] is None
                                            or (kind == "B" and (not l1 or l1[0] is None)))
-                if controls:
-                    lists = (ctl.reference_list(l0, dpb_stores, structure, index_of),
-                             ctl.reference_list(l1, dpb_stores, structure, index_of), missing)
+                if with_lists:
+                    lists = (_picture_references(l0, reference_of),
+                             _picture_references(l1, reference_of), missing)
                 else:
-                    lists = ([], [], missing)
+                    lists = (None, None, missing)
                 lists_of[key] = lists
             ref0, ref1, missing = lists
             missing_reference |= missing
-            if controls:
-                sp = ctl.slice_params_control(sh, ref0, ref1)
-                pw = None
-                if ctl.pred_weights_required(sh, sh.pps):
-                    # the slices of a picture usually repeat the same table: share its control
-                    weights_key = ctl.pred_weights_key(sh)
-                    if weights_key is None or weights_key != pw_key:
-                        pw_key, pw_last = weights_key, ctl.pred_weights_control(sh, sps)
-                    pw = pw_last
-            else:
-                sp = pw = None
-            jobs.append(SliceJob(_bytes(s.nal.data), sp, pw))
+            jobs.append(SliceJob(_bytes(s.nal.data), sh, ref0, ref1))
         return jobs, missing_reference
 
-    def _parameter_set_controls(self, sps: object, pps: object) -> tuple[dict, dict, dict | None]:
-        """SPS, PPS and scaling matrix control values, built once per (SPS, PPS) pair.
-
-        They depend on the parameter set objects only, and those are never modified once
-        parsed (:class:`~.paramsets.ParameterSets` makes a new object for new content), so
-        the dicts are built at the first picture that uses the pair and then shared by every
-        picture using it (a per-sequence cost instead of a per-picture one).
-        """
-        last = self._last_ps_controls
-        if last is not None and last[0] is sps and last[1] is pps:
-            return last[2]
-        cached = self._ps_controls.get((id(sps), id(pps)))
-        if cached is not None and cached[0] is sps and cached[1] is pps:
-            self._last_ps_controls = cached
-            return cached[2]
-        if len(self._ps_controls) >= 64:  # many PPS ids / SPS changes: start over
-            self._ps_controls.clear()
-        values = (ctl.sps_control(sps), ctl.pps_control(pps, sps), ctl.scaling_matrix_control(sps, pps))
-        # the objects are kept with their dicts, so that their ids stay unique while cached
-        self._ps_controls[(id(sps), id(pps))] = self._last_ps_controls = (sps, pps, values)
-        return values
-
-    def _fill_frame_num_gap(self, sps: object, frame_num: int) -> None:
+    def _fill_frame_num_gap(self, sps: SPS, frame_num: int) -> None:
         """8.2.5.2: "non-existing" short-term frames for the missing frame_num values.
 
         They alias the CAPTURE buffer of the latest real reference picture (what FFmpeg's
         concealment shows), so a reference to one still resolves in the driver."""
-        max_frame_num = sps.MaxFrameNum  # type: ignore[attr-defined]
-        max_refs = max(1, sps.max_num_ref_frames)  # type: ignore[attr-defined]
+        max_frame_num = sps.MaxFrameNum
+        max_refs = max(1, sps.max_num_ref_frames)
         real = [fs for fs in self._dpb.stores if fs.owns_buffer and fs.is_ref]
         if not real:
             self._prev_ref_frame_num = (frame_num - 1) % max_frame_num
@@ -588,7 +553,7 @@ class H264Decoder:
         gap = (frame_num - unused) % max_frame_num
         if gap > max_refs:  # older ones would slide out anyway
             unused = (frame_num - max_refs) % max_frame_num
-        poc_type = sps.pic_order_cnt_type  # type: ignore[attr-defined]
+        poc_type = sps.pic_order_cnt_type
         while unused != frame_num:
             fake = _FakeHeader(unused)
             if poc_type != 0:

@@ -49,10 +49,10 @@ class FrameStore:
     decode_index: int = 0
     frame_num_wrap: int = 0           # 8-27, relative to the current picture
     crop: object = None               # display rectangle of the picture's SPS
-    #: controls.dpb_entries' cache: this store's dpb[] entry dict (read-only, shared by the
-    #: decode params of successive pictures) and the inputs it was built from
-    dpb_entry: dict | None = field(default=None, repr=False)
-    dpb_entry_key: tuple | None = field(default=None, repr=False)
+    #: the decoder's snapshot of this store as a reference picture (a picture.ReferencePicture,
+    #: shared by the successive pictures that see it unchanged) and the inputs it was made from
+    reference: object = field(default=None, repr=False)
+    reference_key: tuple | None = field(default=None, repr=False)
 
     @property
     def is_ref(self) -> bool:

@@ -3,6 +3,7 @@ scaling matrix resolved with the fall-back rules of Table 7-2.
 
 :func:`parse_pps` needs the SPS table for the elements that depend on the SPS
 (``chroma_format_idc`` for the number of 8x8 lists, ``PicSizeInMapUnits`` is coded explicitly).
+:meth:`PPS.from_fields` builds the same object from element values and its SPS.
 """
 
 from __future__ import annotations
@@ -13,11 +14,32 @@ from .bitreader import BitReader
 from .scaling import FLAT_MATRIX, ScalingMatrix, read_scaling_list, resolve_pps_lists
 from .sps import SPS
 
-__all__ = ["PPS", "parse_pps"]
+__all__ = ["PPS", "parse_pps", "PPS_ELEMENTS"]
+
+#: the syntax elements of pic_parameter_set_rbsp() (scaling lists by list index), in syntax
+#: order, with the value :meth:`PPS.from_fields` gives an element it is not passed (the
+#: inferred value where the spec gives one; second_chroma_qp_index_offset, when not given,
+#: is inferred equal to chroma_qp_index_offset).
+PPS_ELEMENTS: dict[str, object] = {
+    "pic_parameter_set_id": 0, "seq_parameter_set_id": 0, "entropy_coding_mode_flag": 0,
+    "bottom_field_pic_order_in_frame_present_flag": 0, "num_slice_groups_minus1": 0,
+    "slice_group_map_type": 0, "run_length_minus1": [], "top_left": [], "bottom_right": [],
+    "slice_group_change_direction_flag": 0, "slice_group_change_rate_minus1": 0,
+    "pic_size_in_map_units_minus1": 0, "slice_group_id": [],
+    "num_ref_idx_l0_default_active_minus1": 0, "num_ref_idx_l1_default_active_minus1": 0,
+    "weighted_pred_flag": 0, "weighted_bipred_idc": 0, "pic_init_qp_minus26": 0,
+    "pic_init_qs_minus26": 0, "chroma_qp_index_offset": 0,
+    "deblocking_filter_control_present_flag": 0, "constrained_intra_pred_flag": 0,
+    "redundant_pic_cnt_present_flag": 0, "transform_8x8_mode_flag": 0,
+    "pic_scaling_matrix_present_flag": 0, "pic_scaling_list_present_flag": [],
+    "pic_scaling_lists": {}, "second_chroma_qp_index_offset": None,
+}
 
 
 class PPS:
-    """A parsed pic_parameter_set_rbsp(); absent elements hold their inferred values."""
+    """A pic_parameter_set_rbsp(), parsed (:func:`parse_pps`) or built from element values
+    (:meth:`from_fields`); absent elements hold their inferred values. Never modified once
+    made."""
 
     pic_parameter_set_id: int
     seq_parameter_set_id: int
@@ -69,6 +91,24 @@ class PPS:
             bool(sps.seq_scaling_matrix_present_flag),
         )
 
+    @classmethod
+    def from_fields(cls, sps: SPS | None, **elements: object) -> "PPS":
+        """A PPS from syntax element values by their spec names (:data:`PPS_ELEMENTS`; the
+        ones not given take its values) and the SPS it refers to (its scaling lists are the
+        fall-back; None: Flat, like :func:`parse_pps` without the SPS), with the scaling
+        matrix resolved as for a parsed one. TypeError for an unknown name."""
+        unknown = elements.keys() - PPS_ELEMENTS.keys()
+        if unknown:
+            raise TypeError(f"PPS.from_fields: not PPS syntax elements: {', '.join(sorted(unknown))}")
+        p = cls()
+        for name, default in PPS_ELEMENTS.items():
+            value = elements.get(name, default)
+            setattr(p, name, value.copy() if isinstance(value, (list, dict)) else value)
+        if p.second_chroma_qp_index_offset is None:
+            p.second_chroma_qp_index_offset = p.chroma_qp_index_offset
+        _complete(p, sps)
+        return p
+
     def __repr__(self) -> str:
         return (
             f"PPS(id={self.pic_parameter_set_id}, sps={self.seq_parameter_set_id}, "
@@ -76,11 +116,9 @@ class PPS:
         )
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, PPS):
-            return False
-        a = {k: v for k, v in vars(self).items() if k != "sps"}
-        b = {k: v for k, v in vars(other).items() if k != "sps"}
-        return a == b
+        """Same syntax element values (whatever SPS object each was made with)."""
+        return isinstance(other, PPS) and all(
+            getattr(self, name) == getattr(other, name) for name in PPS_ELEMENTS)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -109,7 +147,6 @@ def parse_pps(
     r.what = f"PPS {p.pic_parameter_set_id}"
     p.seq_parameter_set_id = r.ue("seq_parameter_set_id", 31)
     sps = sps_by_id.get(p.seq_parameter_set_id)
-    p.sps = sps
     p.entropy_coding_mode_flag = r.u1("entropy_coding_mode_flag")
     p.bottom_field_pic_order_in_frame_present_flag = r.u1("bottom_field_pic_order_in_frame_present_flag")
     p.num_slice_groups_minus1 = r.ue("num_slice_groups_minus1", 7)
@@ -160,7 +197,14 @@ def parse_pps(
                 if f:
                     p.pic_scaling_lists[i] = read_scaling_list(r, 16 if i < 6 else 64)
         p.second_chroma_qp_index_offset = r.se("second_chroma_qp_index_offset", -12, 12)
+    _complete(p, sps)
+    return p
+
+
+def _complete(p: PPS, sps: SPS | None) -> None:
+    """The SPS and the resolved scaling matrix of a PPS whose syntax elements are set: the one
+    way both :func:`parse_pps` and :meth:`PPS.from_fields` finish a PPS."""
+    p.sps = sps
     p.scaling_matrix = p.resolve_scaling_matrix(sps) if sps is not None else resolve_pps_lists(
         bool(p.pic_scaling_matrix_present_flag), p.pic_scaling_lists, FLAT_MATRIX, False
     )
-    return p

@@ -245,6 +245,9 @@ class SliceHeader:
 
 #: the elements of the rest of the header
 _REST_NAMES = tuple(name for name, value in vars(SliceHeader).items() if isinstance(value, _Rest))
+#: the values of a header: the prefix (parsed at once) and the rest (parsed on first read)
+PREFIX_FIELDS = tuple(k for k in SliceHeader.__annotations__ if not k.startswith("_") and k not in ("sps", "pps"))
+REST_FIELDS = _REST_NAMES
 
 #: the ``what`` of error messages by NAL unit header byte (without forbidden_zero_bit)
 _WHAT = tuple(f"slice header (nal_unit_type {h & 31}, nal_ref_idc {h >> 5})" for h in range(128))

@@ -3,7 +3,8 @@
 :func:`parse_sps` returns an :class:`SPS` whose attributes are the spec's syntax element names
 (VUI elements are flattened into the SPS: ``sps.max_num_reorder_frames``, HRD parameters are
 :class:`HRD` objects in ``sps.nal_hrd`` / ``sps.vcl_hrd``). Elements that are absent have the
-value the spec infers. Derived variables keep the spec's names (``PicWidthInMbs``,
+value the spec infers. :meth:`SPS.from_fields` builds the same object from element values
+(e.g. a VA-API picture parameter buffer's), with the same derived values. Derived variables keep the spec's names (``PicWidthInMbs``,
 ``FrameHeightInMbs``, ``MaxFrameNum``, ``ChromaArrayType``, ...), plus ``frame_width``,
 ``frame_height``, the crop rectangle in luma samples and ``max_dpb_frames``.
 """
@@ -14,7 +15,7 @@ from .bitreader import BitReader
 from .scaling import ScalingMatrix, read_scaling_list, resolve_sps_lists
 from ...errors import BitstreamError
 
-__all__ = ["SPS", "HRD", "parse_sps", "HIGH_PROFILES", "MAX_DPB_MBS", "level_limits_index"]
+__all__ = ["SPS", "HRD", "parse_sps", "SPS_ELEMENTS", "HIGH_PROFILES", "MAX_DPB_MBS", "level_limits_index"]
 
 #: profile_idc values whose SPS carries chroma_format_idc, bit depths and scaling lists.
 HIGH_PROFILES = frozenset((100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135))
@@ -80,8 +81,51 @@ def _parse_hrd(r: BitReader) -> HRD:
     return h
 
 
+#: the syntax elements of seq_parameter_set_data() and vui_parameters() (HRD parameters as
+#: :class:`HRD` objects, scaling lists by list index), in syntax order, with the value
+#: :meth:`SPS.from_fields` gives an element it is not passed: the inferred value where the
+#: spec gives one (E.2.1 for the VUI), else that of a plain 4:2:0 8-bit progressive stream.
+#: ``max_num_reorder_frames`` / ``max_dec_frame_buffering`` are inferred from the level
+#: whatever their value when ``bitstream_restriction_flag`` is 0.
+SPS_ELEMENTS: dict[str, object] = {
+    "profile_idc": 100, "constraint_set0_flag": 0, "constraint_set1_flag": 0,
+    "constraint_set2_flag": 0, "constraint_set3_flag": 0, "constraint_set4_flag": 0,
+    "constraint_set5_flag": 0, "reserved_zero_2bits": 0, "level_idc": 40,
+    "seq_parameter_set_id": 0, "chroma_format_idc": 1, "separate_colour_plane_flag": 0,
+    "bit_depth_luma_minus8": 0, "bit_depth_chroma_minus8": 0,
+    "qpprime_y_zero_transform_bypass_flag": 0, "seq_scaling_matrix_present_flag": 0,
+    "seq_scaling_list_present_flag": [], "seq_scaling_lists": {},
+    "log2_max_frame_num_minus4": 0, "pic_order_cnt_type": 0,
+    "log2_max_pic_order_cnt_lsb_minus4": 0, "delta_pic_order_always_zero_flag": 0,
+    "offset_for_non_ref_pic": 0, "offset_for_top_to_bottom_field": 0,
+    "num_ref_frames_in_pic_order_cnt_cycle": 0, "offset_for_ref_frame": [],
+    "max_num_ref_frames": 1, "gaps_in_frame_num_value_allowed_flag": 0,
+    "pic_width_in_mbs_minus1": 0, "pic_height_in_map_units_minus1": 0,
+    "frame_mbs_only_flag": 1, "mb_adaptive_frame_field_flag": 0,
+    "direct_8x8_inference_flag": 1, "frame_cropping_flag": 0, "frame_crop_left_offset": 0,
+    "frame_crop_right_offset": 0, "frame_crop_top_offset": 0, "frame_crop_bottom_offset": 0,
+    "vui_parameters_present_flag": 0,
+    "aspect_ratio_info_present_flag": 0, "aspect_ratio_idc": 0, "sar_width": 0, "sar_height": 0,
+    "overscan_info_present_flag": 0, "overscan_appropriate_flag": 0,
+    "video_signal_type_present_flag": 0, "video_format": 5, "video_full_range_flag": 0,
+    "colour_description_present_flag": 0, "colour_primaries": 2, "transfer_characteristics": 2,
+    "matrix_coefficients": 2, "chroma_loc_info_present_flag": 0,
+    "chroma_sample_loc_type_top_field": 0, "chroma_sample_loc_type_bottom_field": 0,
+    "timing_info_present_flag": 0, "num_units_in_tick": 0, "time_scale": 0,
+    "fixed_frame_rate_flag": 0, "nal_hrd_parameters_present_flag": 0, "nal_hrd": None,
+    "vcl_hrd_parameters_present_flag": 0, "vcl_hrd": None, "low_delay_hrd_flag": 0,
+    "pic_struct_present_flag": 0, "bitstream_restriction_flag": 0,
+    "motion_vectors_over_pic_boundaries_flag": 1, "max_bytes_per_pic_denom": 2,
+    "max_bits_per_mb_denom": 1, "log2_max_mv_length_horizontal": 15,
+    "log2_max_mv_length_vertical": 15, "max_num_reorder_frames": 0, "max_dec_frame_buffering": 0,
+}
+
+
 class SPS:
-    """A parsed seq_parameter_set_rbsp(); absent elements hold their inferred values."""
+    """A seq_parameter_set_rbsp(), parsed (:func:`parse_sps`) or built from element values
+    (:meth:`from_fields`); absent elements hold their inferred values. Never modified once
+    made: equal SPSs (same elements) may be told apart by identity.
+    """
 
     profile_idc: int
     constraint_set0_flag: int
@@ -205,6 +249,23 @@ class SPS:
         mbs = MAX_DPB_MBS.get(lvl, MAX_DPB_MBS[62])
         return max(1, min(mbs // (self.PicWidthInMbs * self.FrameHeightInMbs), 16))
 
+    @classmethod
+    def from_fields(cls, **elements: object) -> "SPS":
+        """An SPS from syntax element values by their spec names (:data:`SPS_ELEMENTS`; the
+        ones not given take its values), with every derived value computed as for a parsed
+        one. ``seq_scaling_lists`` maps list index (0..11) to the coded list in zig-zag order
+        (None: the default list), as the parser gives it. TypeError for an unknown name,
+        :class:`BitstreamError` for crop offsets that leave no picture."""
+        unknown = elements.keys() - SPS_ELEMENTS.keys()
+        if unknown:
+            raise TypeError(f"SPS.from_fields: not SPS syntax elements: {', '.join(sorted(unknown))}")
+        s = cls()
+        for name, default in SPS_ELEMENTS.items():
+            value = elements.get(name, default)
+            setattr(s, name, value.copy() if isinstance(value, (list, dict)) else value)
+        _complete(s)
+        return s
+
     def __repr__(self) -> str:
         return (
             f"SPS(id={self.seq_parameter_set_id}, profile_idc={self.profile_idc}, "
@@ -212,7 +273,9 @@ class SPS:
         )
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, SPS) and vars(self) == vars(other)
+        """Same syntax element values (the derived values follow from them)."""
+        return isinstance(other, SPS) and all(
+            getattr(self, name) == getattr(other, name) for name in SPS_ELEMENTS)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -256,7 +319,6 @@ def parse_sps(rbsp: bytes, *, reader_cls: type[BitReader] = BitReader, tracer: l
                 s.seq_scaling_list_present_flag.append(f)
                 if f:
                     s.seq_scaling_lists[i] = read_scaling_list(r, 16 if i < 6 else 64)
-    s.scaling_matrix = resolve_sps_lists(bool(s.seq_scaling_matrix_present_flag), s.seq_scaling_lists)
     s.log2_max_frame_num_minus4 = r.ue("log2_max_frame_num_minus4", 12)
     s.pic_order_cnt_type = r.ue("pic_order_cnt_type", 2)
     s.offset_for_ref_frame = []
@@ -289,7 +351,7 @@ def parse_sps(rbsp: bytes, *, reader_cls: type[BitReader] = BitReader, tracer: l
     s.vui_parameters_present_flag = r.u1("vui_parameters_present_flag")
     if s.vui_parameters_present_flag:
         _parse_vui(r, s)
-    _derive(s)
+    _complete(s)
     return s
 
 
@@ -341,7 +403,11 @@ def _parse_vui(r: BitReader, s: SPS) -> None:
         s.max_dec_frame_buffering = r.ue("max_dec_frame_buffering", 16)
 
 
-def _derive(s: SPS) -> None:
+def _complete(s: SPS) -> None:
+    """The resolved scaling matrix and the derived values (7.4.2.1.1, E.2.1) of an SPS whose
+    syntax elements are set: the one way both :func:`parse_sps` and
+    :meth:`SPS.from_fields` finish an SPS."""
+    s.scaling_matrix = resolve_sps_lists(bool(s.seq_scaling_matrix_present_flag), s.seq_scaling_lists)
     cfi = s.chroma_format_idc
     s.ChromaArrayType = 0 if s.separate_colour_plane_flag else cfi
     s.SubWidthC = 2 if cfi in (1, 2) else 1

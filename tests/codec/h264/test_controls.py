@@ -1,18 +1,20 @@
-"""Control values: layout facts (raster scaling lists in the kernel's list order), packing with
-:mod:`pyv4l2req.uapi.h264` and the kernel's validation rules (:mod:`pyv4l2req.uapi.validate`)
-for every picture of a set of real vectors, and consistency of ref lists with dpb[]."""
+"""V4L2 control values (:mod:`pyv4l2req.codec.h264.v4l2_controls`): layout facts (raster
+scaling lists in the kernel's list order), packing with :mod:`pyv4l2req.uapi.h264` and the
+kernel's validation rules (:mod:`pyv4l2req.uapi.validate`) for every picture of a set of real
+vectors, and consistency of ref lists with dpb[]."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace as NS
 
 import pytest
 
-from pyv4l2req.codec.h264 import controls as ctl
+from pyv4l2req.codec.h264 import v4l2_controls as ctl
+from pyv4l2req.codec.h264.access_unit import AccessUnitSplitter
 from pyv4l2req.codec.h264.decoder import H264Decoder, PictureDecode
-from pyv4l2req.codec.h264.nal import AccessUnitSplitter
-from pyv4l2req.codec.h264.scaling import resolve_pps_lists, resolve_sps_lists
+from pyv4l2req.codec.h264.dpb import BOTTOM, FRAME, TOP
+from pyv4l2req.codec.h264.pps import PPS
+from pyv4l2req.codec.h264.sps import SPS
 from pyv4l2req.uapi import controls as C
 from pyv4l2req.uapi import h264 as u
 from pyv4l2req.uapi.validate import validate_control
@@ -33,10 +35,18 @@ DEFAULT_8x8_INTRA_RASTER = [
 ]
 
 
+def test_field_bits_are_the_kernels() -> None:
+    """The mapping passes the codec's field bits (picture structure, marking, parity) through
+    as the kernel's ``fields`` values."""
+    assert (TOP, BOTTOM, FRAME) == (u.V4L2_H264_TOP_FIELD_REF, u.V4L2_H264_BOTTOM_FIELD_REF,
+                                    u.V4L2_H264_FRAME_REF)
+
+
 def test_default_scaling_lists_are_raster_in_kernel_order() -> None:
-    m = resolve_sps_lists(True, {0: None, 3: None, 6: None, 7: None})
-    sps = NS(seq_scaling_matrix_present_flag=1, scaling_matrix=m, chroma_format_idc=1)
-    pps = NS(pic_scaling_matrix_present_flag=0, scaling_matrix=m)
+    # the SPS signals the default lists (None: "use the default") for Intra/Inter Y and 8x8
+    sps = SPS.from_fields(seq_scaling_matrix_present_flag=1, seq_scaling_list_present_flag=[1, 0, 0, 1, 0, 0, 1, 1],
+                          seq_scaling_lists={0: None, 3: None, 6: None, 7: None}, chroma_format_idc=1)
+    pps = PPS.from_fields(sps, transform_8x8_mode_flag=1)
     sm = ctl.scaling_matrix_control(sps, pps)
     assert sm is not None
     assert sm["scaling_list_4x4"][:3] == [DEFAULT_4x4_INTRA_RASTER] * 3  # Intra Y, Cb, Cr
@@ -51,9 +61,9 @@ def test_default_scaling_lists_are_raster_in_kernel_order() -> None:
 
 def test_explicit_list_zigzag_to_raster() -> None:
     coded = tuple(range(1, 17))  # in zig-zag order: raster position of the k-th coefficient
-    m = resolve_pps_lists(True, {0: coded}, resolve_sps_lists(False, {}), False)
-    sps = NS(seq_scaling_matrix_present_flag=0, chroma_format_idc=3)
-    pps = NS(pic_scaling_matrix_present_flag=1, scaling_matrix=m)
+    sps = SPS.from_fields(seq_scaling_matrix_present_flag=0, chroma_format_idc=3)
+    pps = PPS.from_fields(sps, transform_8x8_mode_flag=1, pic_scaling_matrix_present_flag=1,
+                          pic_scaling_list_present_flag=[1] + [0] * 11, pic_scaling_lists={0: coded})
     sm = ctl.scaling_matrix_control(sps, pps)
     # 4x4 zig-zag (Table 8-13 / 6.5.3): 0 1 5 6 / 2 4 7 12 / 3 8 11 13 / 9 10 14 15 (index k)
     assert sm["scaling_list_4x4"][0] == [1, 2, 6, 7, 3, 5, 8, 13, 4, 9, 12, 14, 10, 11, 15, 16]
@@ -61,8 +71,8 @@ def test_explicit_list_zigzag_to_raster() -> None:
 
 
 def test_flat_pictures_send_no_matrix() -> None:
-    sps = NS(seq_scaling_matrix_present_flag=0)
-    pps = NS(pic_scaling_matrix_present_flag=0)
+    sps = SPS.from_fields()
+    pps = PPS.from_fields(sps)
     assert ctl.scaling_matrix_control(sps, pps) is None
     assert not ctl.pps_control(pps, sps)["flags"] & u.V4L2_H264_PPS_FLAG_SCALING_MATRIX_PRESENT
 
@@ -89,26 +99,26 @@ def test_controls_pack_and_pass_kernel_validation(name: str, h264_oracle) -> Non
             if not isinstance(e, PictureDecode):
                 continue
             n += 1
-            c = e.controls
+            c = ctl.picture_controls(e)
             pairs = [(C.V4L2_CID_STATELESS_H264_SPS, u.v4l2_ctrl_h264_sps, c["sps"]),
                      (C.V4L2_CID_STATELESS_H264_PPS, u.v4l2_ctrl_h264_pps, c["pps"]),
                      (C.V4L2_CID_STATELESS_H264_DECODE_PARAMS, u.v4l2_ctrl_h264_decode_params, c["decode_params"])]
             if c["scaling_matrix"] is not None:
                 pairs.append((C.V4L2_CID_STATELESS_H264_SCALING_MATRIX, u.v4l2_ctrl_h264_scaling_matrix,
                               c["scaling_matrix"]))
-            for s in e.slices:
-                pairs.append((C.V4L2_CID_STATELESS_H264_SLICE_PARAMS, u.v4l2_ctrl_h264_slice_params, s.slice_params))
-                if s.pred_weights is not None:
+            per_slice = [ctl.slice_controls(e, s) for s in e.slices]
+            for slice_params, pred_weights in per_slice:
+                pairs.append((C.V4L2_CID_STATELESS_H264_SLICE_PARAMS, u.v4l2_ctrl_h264_slice_params, slice_params))
+                if pred_weights is not None:
                     pairs.append((C.V4L2_CID_STATELESS_H264_PRED_WEIGHTS, u.v4l2_ctrl_h264_pred_weights,
-                                  s.pred_weights))
+                                  pred_weights))
             for cid, struct, value in pairs:
                 packed = u.pack(struct, value)
                 assert validate_control(cid, packed) == packed, f"{name} picture {i}: control {cid:#x} altered"
             dpb = c["decode_params"]["dpb"]
             assert len(dpb) <= 16
             assert {d["reference_ts"] for d in dpb} - {e.timestamp_ns} == set(e.reference_timestamps)
-            for s in e.slices:
-                sp_ = s.slice_params
+            for sp_, _ in per_slice:
                 lists = [(sp_["ref_pic_list0"], sp_["num_ref_idx_l0_active_minus1"])]
                 if sp_["slice_type"] == u.V4L2_H264_SLICE_TYPE_B:
                     lists.append((sp_["ref_pic_list1"], sp_["num_ref_idx_l1_active_minus1"]))
@@ -134,7 +144,7 @@ def test_pred_weights_match_ffmpeg_trace(h264_oracle) -> None:
     for i, a in enumerate(aus):
         for e in dec.decode_access_unit(a, i):
             if isinstance(e, PictureDecode):
-                ours += [(s.slice_params, s.pred_weights) for s in e.slices]
+                ours += [ctl.slice_controls(e, s) for s in e.slices]
     assert len(ours) == len(trace)
     checked = 0
     for (params, pw), unit in zip(ours, trace):
@@ -163,3 +173,14 @@ def test_pred_weights_match_ffmpeg_trace(h264_oracle) -> None:
                     exp_c = [[1 << cd, 0], [1 << cd, 0]]
                 assert [[f["chroma_weight"][i][j], f["chroma_offset"][i][j]] for j in (0, 1)] == exp_c
     assert checked > 0
+
+
+def test_slice_controls_need_the_reference_lists() -> None:
+    path = Path(__file__).resolve().parents[3] / "fixtures" / "small_128x96.h264"
+    sp = AccessUnitSplitter()
+    aus = sp.feed(path.read_bytes()) + sp.flush()
+    pic = next(e for e in H264Decoder(slice_controls=False).decode_access_unit(aus[0], 0)
+               if isinstance(e, PictureDecode))
+    assert ctl.picture_controls(pic)["decode_params"]["flags"] & u.V4L2_H264_DECODE_PARAM_FLAG_IDR_PIC
+    with pytest.raises(ValueError, match="slice_controls=True"):
+        ctl.slice_controls(pic, pic.slices[0])

@@ -1,12 +1,14 @@
-"""The per-picture fast paths of the control builders and list initialisation against their
-plain reference versions (the straightforward code they replaced, kept here as the oracle).
+"""The cached and shared control values of :mod:`~pyv4l2req.codec.h264.v4l2_controls`, the
+decoder's cached DPB snapshots and list initialisation against plain reference versions
+(straightforward code, kept here as the oracle).
 
-Every call the decoder makes to ``dpb_entries``, ``decode_params_control``,
-``slice_params_control``, ``reference_list``, ``pred_weights_control``, ``init_p_list`` and
-``init_b_lists`` while decoding every vector and project clip (slice mode) is checked against
-the reference computed on the same inputs; the pred_weights dicts shared between slices must
-equal a fresh reference build for each slice; and ``pred_weights_key`` must cover every
-header element ``pred_weights_control`` reads.
+For every picture of every vector and project clip (slice mode): the DPB snapshots the
+decoder hands out equal fresh ones made from its frame stores; ``picture_controls`` (dpb[]
+entries cached per snapshot, SPS/PPS dicts per parameter set pair) and ``slice_controls``
+(reference lists shared between slices, pred_weights shared between consecutive slices)
+equal a fresh reference build; ``init_p_list`` and ``init_b_lists`` equal the reference on
+the same inputs; and ``pred_weights_key`` covers every header element
+``pred_weights_control`` reads.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from typing import Callable, Sequence
 
 import pytest
 
-from pyv4l2req.codec.h264 import controls as ctl
+from pyv4l2req.codec.h264 import decoder as h264dec
 from pyv4l2req.codec.h264 import reflists
-from pyv4l2req.codec.h264.decoder import H264Decoder, PictureDecode
-from pyv4l2req.codec.h264.dpb import BOTTOM, FRAME, TOP, Dpb, FrameStore
-from pyv4l2req.codec.h264.nal import AccessUnitSplitter
+from pyv4l2req.codec.h264 import v4l2_controls as ctl
+from pyv4l2req.codec.h264.access_unit import AccessUnitSplitter
+from pyv4l2req.codec.h264.decoder import H264Decoder, PictureDecode, ReferencePicture
+from pyv4l2req.codec.h264.dpb import BOTTOM, FRAME, TOP, FrameStore
 from pyv4l2req.codec.h264.reflists import RefPic
 from pyv4l2req.uapi import h264 as u
 
@@ -33,43 +36,49 @@ def _f(obj: object, name: str, default: int = 0) -> int:
     return default if v is None else int(v)
 
 
-def ref_dpb_entries(stores: Sequence[FrameStore], structure: int) -> tuple[list[dict], list[FrameStore]]:
+def ref_reference_pictures(stores: Sequence[FrameStore]) -> list[ReferencePicture]:
+    return [ReferencePicture(fs.timestamp_ns, fs.frame_num, fs.frame_num_wrap, fs.long_term_frame_idx,
+                             fs.short_ref, fs.long_ref, fs.decoded, fs.top_field_order_cnt,
+                             fs.bottom_field_order_cnt, fs.field_coded, fs.first_field, fs.non_existing)
+            for fs in stores if fs.is_ref and fs.timestamp_ns >= 0][:16]
+
+
+def ref_dpb_entries(refs: Sequence[ReferencePicture], structure: int) -> list[dict]:
     out: list[dict] = []
-    used: list[FrameStore] = []
-    for fs in stores:
-        if not fs.is_ref or fs.timestamp_ns < 0:
-            continue
+    for r in refs:
         flags = u.V4L2_H264_DPB_ENTRY_FLAG_VALID | u.V4L2_H264_DPB_ENTRY_FLAG_ACTIVE
         if structure == FRAME:
             parity = FRAME
-        elif fs.field_coded:
-            parity = fs.first_field
+        elif r.field_coded:
+            parity = r.first_field
         else:
-            parity = TOP if fs.top_field_order_cnt < fs.bottom_field_order_cnt else BOTTOM
-        if fs.long_ref:
+            parity = TOP if r.top_field_order_cnt < r.bottom_field_order_cnt else BOTTOM
+
+        def num(n: int) -> int:  # PicNum / LongTermPicNum (8-28 .. 8-32)
+            return n if structure == FRAME else 2 * n + (1 if parity == structure else 0)
+
+        if r.long_term:
             flags |= u.V4L2_H264_DPB_ENTRY_FLAG_LONG_TERM
-            pic_num = Dpb.long_term_pic_num(fs, parity, structure)
-            frame_num = fs.long_term_frame_idx
+            pic_num, frame_num = num(r.long_term_frame_idx), r.long_term_frame_idx
         else:
-            pic_num = Dpb.pic_num(fs, parity, structure)
-            frame_num = fs.frame_num
-        if fs.field_coded:
+            pic_num, frame_num = num(r.frame_num_wrap), r.frame_num
+        if r.field_coded:
             flags |= u.V4L2_H264_DPB_ENTRY_FLAG_FIELD
         out.append({
-            "reference_ts": fs.timestamp_ns, "pic_num": pic_num & 0xFFFFFFFF, "frame_num": frame_num,
-            "fields": fs.ref,
-            "top_field_order_cnt": fs.top_field_order_cnt if fs.decoded & 1 else 0,
-            "bottom_field_order_cnt": fs.bottom_field_order_cnt if fs.decoded & 2 else 0,
+            "reference_ts": r.timestamp_ns, "pic_num": pic_num & 0xFFFFFFFF, "frame_num": frame_num,
+            "fields": r.short_term | r.long_term,
+            "top_field_order_cnt": r.top_field_order_cnt if r.decoded & 1 else 0,
+            "bottom_field_order_cnt": r.bottom_field_order_cnt if r.decoded & 2 else 0,
             "flags": flags,
         })
-        used.append(fs)
-        if len(out) == u.V4L2_H264_NUM_DPB_ENTRIES:
-            break
-    return out, used
+    return out
 
 
-def ref_decode_params(sh: object, nal_ref_idc: int, idr: bool, top_poc: int, bottom_poc: int,
-                      dpb: list[dict], slice_types: Sequence[int], second_field: bool = False) -> dict:
+def ref_decode_params(pic: PictureDecode, dpb: list[dict]) -> dict:
+    sh = pic.slices[0].header
+    idr, second_field = pic.is_idr, pic.is_second_field
+    top_poc, bottom_poc = pic.top_field_order_cnt, pic.bottom_field_order_cnt
+    slice_types = [s.header.slice_type for s in pic.slices]
     field = _f(sh, "field_pic_flag")
     bottom = field and _f(sh, "bottom_field_flag")
     flags = 0
@@ -86,7 +95,7 @@ def ref_decode_params(sh: object, nal_ref_idc: int, idr: bool, top_poc: int, bot
         flags |= u.V4L2_H264_DECODE_PARAM_FLAG_PFRAME
     delta = list(getattr(sh, "delta_pic_order_cnt", None) or [0, 0]) + [0, 0]
     return {
-        "dpb": dpb, "nal_ref_idc": nal_ref_idc, "frame_num": _f(sh, "frame_num"),
+        "dpb": dpb, "nal_ref_idc": pic.nal_ref_idc, "frame_num": _f(sh, "frame_num"),
         "top_field_order_cnt": 0 if (bottom and not second_field) else top_poc,
         "bottom_field_order_cnt": 0 if (field and not bottom and not second_field) else bottom_poc,
         "idr_pic_id": _f(sh, "idr_pic_id"), "pic_order_cnt_lsb": _f(sh, "pic_order_cnt_lsb"),
@@ -99,12 +108,10 @@ def ref_decode_params(sh: object, nal_ref_idc: int, idr: bool, top_poc: int, bot
     }
 
 
-def ref_reference_list(entries: Sequence[RefPic | None], dpb_stores: Sequence[FrameStore],
-                       structure: int, index_of: object = None) -> list[dict]:
-    by_store = {id(fs): i for i, fs in enumerate(dpb_stores)}
+def ref_reference_list(entries: Sequence, dpb: Sequence[ReferencePicture], structure: int) -> list[dict]:
     out: list[dict] = []
     for e in entries:
-        idx = by_store.get(id(e.store)) if e is not None else None
+        idx = next((i for i, r in enumerate(dpb) if r is e.picture), None) if e is not None else None
         if e is None or idx is None:
             out.append({"fields": 0xFF, "index": 0xFF})
             continue
@@ -179,7 +186,7 @@ def ref_init_b_lists(stores: Sequence[FrameStore], structure: int,
     return l0, l1
 
 
-# -- checking every call ---------------------------------------------------------------------
+# -- checking every picture -------------------------------------------------------------------
 def _checked(fast: Callable, ref: Callable, counts: dict[str, int], name: str,
              only: Callable[..., bool] = lambda *a: True) -> Callable:
     def call(*args: object, **kwargs: object) -> object:
@@ -195,10 +202,15 @@ def _checked(fast: Callable, ref: Callable, counts: dict[str, int], name: str,
 def checked_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     counts: dict[str, int] = {}
     frame_only = lambda stores, structure, *rest: structure == FRAME  # noqa: E731
-    for name, ref in (("dpb_entries", ref_dpb_entries), ("decode_params_control", ref_decode_params),
-                      ("reference_list", ref_reference_list), ("slice_params_control", ref_slice_params),
-                      ("pred_weights_control", ref_pred_weights)):
-        monkeypatch.setattr(ctl, name, _checked(getattr(ctl, name), ref, counts, name))
+    fast_snapshots = h264dec._reference_pictures
+
+    def snapshots(stores: list[FrameStore]) -> tuple[list[ReferencePicture], list[FrameStore]]:
+        refs, used = fast_snapshots(stores)  # cached per frame store: must be up to date
+        assert refs == ref_reference_pictures(stores)
+        counts["reference_pictures"] = counts.get("reference_pictures", 0) + 1
+        return refs, used
+
+    monkeypatch.setattr(h264dec, "_reference_pictures", snapshots)
     monkeypatch.setattr(reflists, "init_p_list",
                         _checked(reflists.init_p_list, ref_init_p_list, counts, "init_p_list", frame_only))
     monkeypatch.setattr(reflists, "init_b_lists",
@@ -206,25 +218,36 @@ def checked_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     return counts
 
 
-def test_fast_paths_equal_the_reference_on_every_stream(checked_calls: dict[str, int], h264_oracle) -> None:
+def test_cached_values_equal_the_reference_on_every_stream(checked_calls: dict[str, int], h264_oracle) -> None:
     streams = [*h264_oracle.h264_vector_paths(), *sorted(FIXTURES.glob("*.h264"))]
-    weighted = 0
+    weighted = pictures = 0
     for path in streams:
         sp = AccessUnitSplitter()
         aus = sp.feed(path.read_bytes()) + sp.flush()
         dec = H264Decoder()
         for i, au in enumerate(aus):
-            headers = [s.header for s in au.slices if not s.header.redundant_pic_cnt]
-            for ev in dec.decode_access_unit(au, i + 1):
-                if not isinstance(ev, PictureDecode):
+            for pic in dec.decode_access_unit(au, i + 1):
+                if not isinstance(pic, PictureDecode):
                     continue
-                for job, sh in zip(ev.slices, headers):
-                    if job.pred_weights is not None:  # shared between slices: still this slice's
-                        assert job.pred_weights == ref_pred_weights(sh, sh.sps), path.name
+                pictures += 1
+                sps, pps = pic.sps, pic.pps
+                controls = ctl.picture_controls(pic)
+                dpb = ref_dpb_entries(pic.dpb, pic.structure)
+                assert controls == {
+                    "sps": ctl.sps_control(sps), "pps": ctl.pps_control(pps, sps),
+                    "scaling_matrix": ctl.scaling_matrix_control(sps, pps),
+                    "decode_params": ref_decode_params(pic, dpb)}, f"{path.name} picture {i}"
+                for job in pic.slices:
+                    sh = job.header
+                    params, weights = ctl.slice_controls(pic, job)
+                    lists = [ref_reference_list(lst, pic.dpb, pic.structure)
+                             for lst in (job.ref_pic_list0, job.ref_pic_list1)]
+                    assert params == ref_slice_params(sh, *lists), f"{path.name} picture {i}"
+                    if weights is not None:  # shared between slices: still this slice's
+                        assert weights == ref_pred_weights(sh, sh.sps), path.name
                         weighted += 1
-    assert weighted > 0
-    for name in ("dpb_entries", "decode_params_control", "reference_list", "slice_params_control",
-                 "pred_weights_control", "init_p_list", "init_b_lists"):
+    assert weighted > 0 and pictures > 0
+    for name in ("reference_pictures", "init_p_list", "init_b_lists"):
         assert checked_calls.get(name, 0) > 0, name
 
 
@@ -249,9 +272,6 @@ def test_pred_weights_key_covers_what_the_control_reads() -> None:
     for sh in headers:
         seen: set[str] = set()
         ctl.pred_weights_control(_Recorder(sh, seen), sh.sps)
-        present = {name for name in seen if hasattr(sh, name)}  # not the fall-back containers
-        assert "luma_weight_l0" in present
-        assert present <= key_fields, sorted(present - key_fields)
-        assert ctl.pred_weights_key(sh) is not None
+        assert "luma_weight_l0" in seen
+        assert seen <= key_fields, sorted(seen - key_fields)
     assert len({repr(ctl.pred_weights_key(sh)) for sh in headers}) > 1
-    assert ctl.pred_weights_key(object()) is None

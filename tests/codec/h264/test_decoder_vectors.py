@@ -27,7 +27,7 @@ from pyv4l2req.codec.h264.decoder import (  # noqa: E402
     PictureRelease,
     SequenceStart,
 )
-from pyv4l2req.codec.h264.nal import AccessUnitSplitter  # noqa: E402
+from pyv4l2req.codec.h264.access_unit import AccessUnitSplitter  # noqa: E402
 from pyv4l2req.errors import UnsupportedStream  # noqa: E402
 
 
@@ -134,23 +134,25 @@ def test_buffer_life_cycle(decoded) -> None:
 def test_every_active_reference_resolves(decoded) -> None:
     """Conformance streams never point past the references they have: every entry of
     RefPicList0/1 up to num_ref_idx_lX_active_minus1 (after modification) must be found in
-    dpb[] (a wrong initialisation or modification shows up as a 0xff index here)."""
+    the picture's DPB with the referenced field marked as reference (a wrong initialisation or
+    modification shows up as None here, and as a 0xff index in the V4L2 lists)."""
     aus, events = decoded
     for e in events:
         if not isinstance(e, PictureDecode):
             continue
-        dpb = e.controls["decode_params"]["dpb"]
         for s in e.slices:
-            q = s.slice_params
+            sh = s.header
             lists = []
-            if q["slice_type"] in (0, 1, 3):
-                lists.append(q["ref_pic_list0"][: q["num_ref_idx_l0_active_minus1"] + 1])
-            if q["slice_type"] == 1:
-                lists.append(q["ref_pic_list1"][: q["num_ref_idx_l1_active_minus1"] + 1])
-            for lst in lists:
+            if sh.slice_type % 5 in (0, 1, 3):
+                lists.append((s.ref_pic_list0, sh.num_ref_idx_l0_active_minus1 + 1))
+            if sh.slice_type % 5 == 1:
+                lists.append((s.ref_pic_list1, sh.num_ref_idx_l1_active_minus1 + 1))
+            for lst, n in lists:
+                assert len(lst) == n
                 for r in lst:
-                    assert r["index"] < len(dpb), f"picture {e.timestamp_ns}: unresolved reference"
-                    assert r["fields"] & dpb[r["index"]]["fields"] == r["fields"]
+                    assert r is not None, f"picture {e.timestamp_ns}: unresolved reference"
+                    assert any(r.picture is p for p in e.dpb)
+                    assert r.parity & r.picture.fields == r.parity
 
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from pyv4l2req.codec.h264 import v4l2_controls
+from pyv4l2req.codec.h264.access_unit import AccessUnitSplitter
 from pyv4l2req.codec.h264.decoder import H264Decoder, PictureDecode
-from pyv4l2req.codec.h264.nal import AccessUnitSplitter
 from pyv4l2req.uapi import h264 as u
 
 REPO = Path(__file__).resolve().parents[3]
@@ -67,7 +68,8 @@ def compare(ours: list, theirs: list[dict]) -> list[str]:
         diffs.append(f"{len(ours)} requests, GStreamer {len(theirs)}")
     for k, ((pic, job), rec) in enumerate(zip(ours, theirs)):
         where = f"request {k} (ts {pic.timestamp_ns})"
-        c = pic.controls
+        c = v4l2_controls.picture_controls(pic)
+        slice_params, pred_weights = v4l2_controls.slice_controls(pic, job)
 
         def cmp(name: str, mine: dict, gst: dict, skip: tuple[str, ...] = ()) -> None:
             for key, value in gst.items():
@@ -91,19 +93,19 @@ def compare(ours: list, theirs: list[dict]) -> list[str]:
             diffs.append(f"{where}: {len(dp['dpb'])} dpb entries, GStreamer {len(gdpb)}: {dp['dpb']} / {gdpb}")
         for i, (mine, gst) in enumerate(zip(dp["dpb"], gdpb)):
             cmp(f"dpb[{i}]", mine, gst)
-        cmp("slice_params", job.slice_params, rec["slice_params"])
+        cmp("slice_params", slice_params, rec["slice_params"])
         for lx in ("ref_pic_list0", "ref_pic_list1"):
-            if job.slice_params[lx] != rec[lx]:
-                diffs.append(f"{where}: {lx} {job.slice_params[lx][:4]}..., GStreamer {rec[lx][:4]}...")
-        if job.pred_weights is not None:
+            if slice_params[lx] != rec[lx]:
+                diffs.append(f"{where}: {lx} {slice_params[lx][:4]}..., GStreamer {rec[lx][:4]}...")
+        if pred_weights is not None:
             pw = rec["pred_weights"]
-            cmp("pred_weights", job.pred_weights, pw, skip=("weight_factors",))
+            cmp("pred_weights", pred_weights, pw, skip=("weight_factors",))
             for f in (0, 1):
                 g = dict(pw["weight_factors"][f]) if "weight_factors" in pw else {}
                 for key in ("chroma_weight", "chroma_offset"):
                     if key in g:
                         g[key] = _s16_pairs(g[key])
-                cmp(f"pred_weights.weight_factors[{f}]", job.pred_weights["weight_factors"][f], g)
+                cmp(f"pred_weights.weight_factors[{f}]", pred_weights["weight_factors"][f], g)
     return diffs
 
 

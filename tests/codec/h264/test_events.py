@@ -38,8 +38,9 @@ def test_positional_construction_field_order() -> None:
 
     names = lambda cls: [f.name for f in dataclasses.fields(cls)]  # noqa: E731
     assert names(PictureDecode) == [
-        "timestamp_ns", "controls", "slices", "reference_timestamps", "is_first_field",
-        "is_second_field", "poc", "frame_num", "is_reference", "is_idr", "structure"]
+        "timestamp_ns", "sps", "pps", "slices", "dpb", "reference_timestamps", "is_first_field",
+        "is_second_field", "poc", "frame_num", "nal_ref_idc", "is_idr", "structure",
+        "top_field_order_cnt", "bottom_field_order_cnt"]
     assert names(FrameStore)[:2] == ["timestamp_ns", "frame_num"]
     assert names(PocResult) == ["top_field_order_cnt", "bottom_field_order_cnt", "pic_order_cnt_msb",
                                 "frame_num_offset"]

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from pyv4l2req.codec.h264.nal import AccessUnitSplitter, NalUnit, ebsp_to_rbsp, split_annexb
+from pyv4l2req.codec.h264.access_unit import AccessUnitSplitter
+from pyv4l2req.codec.h264.nal import NalUnit, ebsp_to_rbsp, split_annexb
 from pyv4l2req.errors import BitstreamError
 
 

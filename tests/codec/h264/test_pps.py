@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pyv4l2req.codec.h264 import scaling as S
-from pyv4l2req.codec.h264.nal import AccessUnitSplitter
+from pyv4l2req.codec.h264.access_unit import AccessUnitSplitter
 from pyv4l2req.codec.h264.pps import parse_pps
 from pyv4l2req.codec.h264.sps import parse_sps
 from pyv4l2req.errors import BitstreamError

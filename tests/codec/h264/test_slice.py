@@ -18,7 +18,8 @@ import pytest
 
 from pyv4l2req.codec.h264 import slice as slice_mod
 from pyv4l2req.codec.h264.bitreader import BitReader, TracingBitReader
-from pyv4l2req.codec.h264.nal import AccessUnitSplitter, NalUnit, split_annexb
+from pyv4l2req.codec.h264.access_unit import AccessUnitSplitter
+from pyv4l2req.codec.h264.nal import NalUnit, split_annexb
 from pyv4l2req.codec.h264.paramsets import ParameterSets
 from pyv4l2req.codec.h264.slice import MMCO, MissingParameterSet, SliceHeader, parse_slice_header
 from pyv4l2req.emulated.nal_writer import escape_rbsp
@@ -38,7 +39,7 @@ def _manifest_vectors() -> list[str]:
 
 
 #: the elements of the prefix (without the parameter sets) and of the rest
-PREFIX = [k for k in SliceHeader.__annotations__ if not k.startswith("_") and k not in ("sps", "pps")]
+PREFIX = list(slice_mod.PREFIX_FIELDS)
 REST = set(slice_mod._REST_NAMES)
 
 

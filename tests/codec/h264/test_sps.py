@@ -129,7 +129,7 @@ def test_malformed_sps_errors(h264_oracle) -> None:
 def test_repeated_sps_keeps_its_object(h264_oracle) -> None:
     """A stream repeating an identical SPS (here with HRD parameters) keeps one SPS object,
     so consumers can detect a new sequence by identity."""
-    from pyv4l2req.codec.h264.nal import AccessUnitSplitter
+    from pyv4l2req.codec.h264.access_unit import AccessUnitSplitter
 
     data = _vector(h264_oracle, "other/cros-codecs/test-25fps.h264")
     sp = AccessUnitSplitter()
