@@ -17,19 +17,22 @@ driver) says, per picture: *these controls, this bitstream, decode into this CAP
 - CAPTURE ownership: a CAPTURE buffer is *free* (userspace, ours to hand out), *with the
   device* (queued by a job, or held with ``HOLD_CAPTURE_BUF``) or *the caller's* (its
   completion was reported; it stays dequeued — a decoded picture, a reference — until
-  ``release_capture``). A job queues its target (the one asked for, or the free buffer free
-  the longest) right before queueing its request, so the device decodes into exactly that
-  buffer (m2m takes CAPTURE buffers in queue order); a job that continues a held buffer (the
-  previous job held it, same timestamp) queues none.
+  ``release_capture``). Only a job puts a CAPTURE buffer in the device's queue: its target
+  (the one asked for, or the buffer free the longest), right after its request, so the
+  device decodes into exactly that buffer (m2m pairs the next OUTPUT job with the first
+  CAPTURE buffer in queue order, and no other is queued). After the request, not before: a
+  request that fails to queue (control validation: ENOENT, EINVAL) leaves no CAPTURE buffer
+  behind without a job. A job that continues a held buffer (the previous job held it, same
+  timestamp) queues none.
 - completions ``Completion(timestamp_ns, index, error, bytesused)``: ``completed()``
-  (non-blocking) and ``wait(timestamp_ns=None)`` (blocking).
+  (non-blocking) and ``wait(timestamp_ns=None)`` (blocking). A timestamp names one picture:
+  the CAPTURE buffer the device hands back carries its OUTPUT buffer's timestamp.
 
 Errors: a request that does not complete in time raises :class:`RequestError` and its slot is
 discarded (its OUTPUT buffer is in an unknown state); a failed S_EXT_CTRLS/QBUF/QUEUE raises
-:class:`DecodeError` naming the picture (after a failed QUEUE the CAPTURE buffer already
-queued for it is recovered: drain, STREAMOFF/STREAMON of CAPTURE); a failed REINIT is handled
+:class:`DecodeError` naming the picture, with nothing left queued; a failed REINIT is handled
 by the :class:`RequestPool`. A CAPTURE buffer whose QBUF fails leaves the rotation
-(``lost_capture``) and the job takes the next free one.
+(``lost_capture``) and the job takes the next free one (its request is already queued).
 """
 
 from __future__ import annotations
@@ -285,23 +288,14 @@ class StatelessSession:
         try:
             cs.apply(request.fd)
             self.out_q.qbuf(idx, pos, timestamp_ns, request.fd, _HOLD if holds else 0)  # type: ignore[union-attr]
-            if not continues:
-                target = self._queue_capture(target, capture is None, timestamp_ns)
-        except (V4L2Error, DecodeError) as e:
-            pool.release(slot)  # type: ignore[union-attr]  # (REINIT unbinds the OUTPUT buffer)
-            free_out.append(idx)
-            if isinstance(e, DecodeError):
-                raise
-            raise DecodeError(f"queueing the request for picture ts={timestamp_ns} failed: {e}") from e
-        try:
             request.queue()
         except V4L2Error as e:
-            pool.release(slot)  # type: ignore[union-attr]
+            pool.release(slot)  # type: ignore[union-attr]  # (REINIT unbinds the OUTPUT buffer)
             free_out.append(idx)
-            if not continues:
-                self._recover_capture()
             raise DecodeError(f"queueing the request for picture ts={timestamp_ns} failed: {e}") from e
         self._jobs.append((slot, idx, timestamp_ns, holds))
+        if not continues:
+            target = self._queue_capture(target, timestamp_ns)
         self._held = (timestamp_ns, target) if holds else None
         return target
 
@@ -317,9 +311,10 @@ class StatelessSession:
             raise DecodeError(f"picture ts={ts}: CAPTURE buffer {capture} is with the device (or lost)")
         return capture
 
-    def _queue_capture(self, target: int, any_free: bool, ts: int) -> int:
-        """QBUF the job's CAPTURE buffer; one whose QBUF fails leaves the rotation and, unless
-        the caller asked for that one, the next free buffer is taken. Returns the one queued."""
+    def _queue_capture(self, target: int, ts: int) -> int:
+        """QBUF the CAPTURE buffer of the job just queued; returns the one queued. A buffer
+        whose QBUF fails leaves the rotation (``lost_capture``) and the next free one is taken
+        (the request is queued: it must get a CAPTURE buffer)."""
         while True:
             if target in self._callers:
                 self._callers.discard(target)  # the caller's buffer, overwritten at its request
@@ -330,9 +325,10 @@ class StatelessSession:
                 return target
             except V4L2Error as e:
                 self.lost_capture.append((target, str(e)))
-                if not any_free or not self._free_cap:
-                    raise DecodeError(f"picture ts={ts}: CAPTURE buffer {target} could not be queued ({e}) "
-                                      f"and no other is free") from e
+                if not self._free_cap:
+                    raise DecodeError(
+                        f"picture ts={ts}: CAPTURE buffer {target} could not be queued ({e}) and no other "
+                        f"is free: its request is queued and takes the next CAPTURE buffer queued") from e
                 target = self._free_cap[0]
 
     def _prepare(self, key: tuple[int, ...]) -> tuple[ControlSet, list]:
@@ -340,25 +336,6 @@ class StatelessSession:
         packers = [fast(CONTROL_STRUCTS[cid]).pack_into if cid in CONTROL_STRUCTS else None for cid in key]
         entry = self._control_sets[key] = (cs, packers)
         return entry
-
-    def _recover_capture(self) -> None:
-        """After a failed MEDIA_REQUEST_IOC_QUEUE the job's CAPTURE buffer is queued with no
-        job for it: wait for the jobs in flight, then STREAMOFF/STREAMON the CAPTURE queue,
-        which gives back every CAPTURE buffer the device still has (a held one is reported
-        complete with the error flag)."""
-        self.drain()
-        cap_q = self.cap_q
-        assert cap_q is not None
-        cap_q.streamoff()
-        if self._held is not None:
-            ts, index = self._held
-            self._callers.add(index)
-            self._done[ts] = Completion(ts, index, True, 0)
-            self._held = None
-        lost = {i for i, _ in self.lost_capture}
-        self._free_cap.extend(i for i in range(len(cap_q.buffers))
-                              if i not in self._free_cap and i not in self._callers and i not in lost)
-        cap_q.streamon()
 
     def _reap_oldest(self, timeout_s: float | None) -> None:
         """Wait for the oldest request, dequeue its OUTPUT buffer and (unless it holds its
