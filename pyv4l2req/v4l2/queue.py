@@ -121,11 +121,10 @@ class _IoctlArgs:
     copy of its freshly built bytes (type, memory, length, m.planes set) to reset it before
     each use. ``raw_b``/``fresh_b`` cover the plane array too."""
 
-    __slots__ = ("b", "planes", "plane0", "tv", "raw_b", "fresh_b", "planes_ptr", "_block")
+    __slots__ = ("b", "planes", "raw_b", "fresh_b", "planes_ptr", "_block")
 
     def __init__(self, buf_type: int, memory: int, multiplanar: bool) -> None:
         self.planes: ctypes.Array | None = None
-        self.plane0: v.v4l2_plane | None = None
         self.planes_ptr = 0  # b.m.planes (multiplanar)
         if multiplanar:
             block = self._block = _BufferAndPlanes()
@@ -133,14 +132,12 @@ class _IoctlArgs:
             planes = self.planes = block.planes
             b.m.planes = ctypes.cast(planes, ctypes.POINTER(v.v4l2_plane))
             b.length = v.VIDEO_MAX_PLANES
-            self.plane0 = planes[0]
             self.planes_ptr = ctypes.addressof(planes)
         else:
             block = self._block = self.b = v.v4l2_buffer()
             b = block
         b.type = buf_type
         b.memory = memory
-        self.tv = b.timestamp  # a view into b: b.timestamp.tv_sec without the lookup of b.timestamp
         self.raw_b = memoryview(block).cast("B")
         self.fresh_b = bytes(self.raw_b)
 
