@@ -63,6 +63,13 @@ _HOLD = v.V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF
 _cids_of = itemgetter(0)
 
 
+def _no_struct(cid: int):
+    """The packer of a control without a struct in CONTROL_STRUCTS: its payload must be bytes."""
+    def pack_into(buf: object, offset: int, value: object) -> None:
+        raise TypeError(f"control {cid:#x} has no struct in CONTROL_STRUCTS: pass its payload as bytes")
+    return pack_into
+
+
 class Completion(NamedTuple):
     """A CAPTURE buffer the device handed back: from now on it is the caller's."""
 
@@ -333,7 +340,7 @@ class StatelessSession:
 
     def _prepare(self, key: tuple[int, ...]) -> tuple[ControlSet, list]:
         cs = self.dev.prepare_controls(key)
-        packers = [fast(CONTROL_STRUCTS[cid]).pack_into if cid in CONTROL_STRUCTS else None for cid in key]
+        packers = [fast(CONTROL_STRUCTS[cid]).pack_into if cid in CONTROL_STRUCTS else _no_struct(cid) for cid in key]
         entry = self._control_sets[key] = (cs, packers)
         return entry
 
