@@ -3,7 +3,8 @@
 ``MediaDevice`` (device info, topology, request allocation), ``Request`` / ``RequestPool``,
 ``VideoDevice`` (caps, formats, controls, events, decoder commands, selection; ``ControlSet``:
 a prepared S_EXT_CTRLS), ``Queue`` /
-``Buffer`` / ``Dequeued`` (MMAP buffers, EXPBUF, streaming), ``discover()`` / ``DecoderInfo``.
+``Buffer`` / ``Dequeued`` (MMAP buffers, EXPBUF, streaming), ``discover()`` / ``DecoderInfo``,
+``StatelessSession`` / ``Completion`` (the codec-agnostic decoding session: the only queuer).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from .discover import STATELESS_CODECS, DecoderInfo, discover, find_decoder
 from .media import Entity, Interface, Link, MediaDevice, MediaDeviceInfo, Pad, Topology
 from .queue import Buffer, Dequeued, Queue, ns_to_timeval, timeval_to_ns
 from .request import Request, RequestPool, Slot
+from .stateless import Completion, StatelessSession
 
 __all__ = [
     "MediaDevice", "MediaDeviceInfo", "Topology", "Entity", "Interface", "Pad", "Link",
@@ -20,4 +22,5 @@ __all__ = [
     "VideoDevice", "ControlSet", "FmtDesc", "Format", "FrameSize", "ControlInfo", "Event", "Rect",
     "Queue", "Buffer", "Dequeued", "ns_to_timeval", "timeval_to_ns",
     "DecoderInfo", "discover", "find_decoder", "STATELESS_CODECS",
+    "StatelessSession", "Completion",
 ]

@@ -5,8 +5,9 @@
 
 - ``setup(count)``: ``VIDIOC_REQBUFS``, then ``VIDIOC_QUERYBUF`` and one ``mmap`` per plane;
 - ``qbuf``/``dqbuf`` with timestamps in ns (converted like the kernel's ``v4l2_timeval_to_ns``)
-  and an optional media request; ``qbuf_fd``/``dqbuf_raw`` are the same ioctls with positional
-  arguments, a request fd and a plain tuple back, for the per-picture path of a decoder;
+  and an optional media request (object or fd); both reuse one ``v4l2_buffer`` (+ plane
+  array) per call and pack/unpack it with one precompiled ``struct`` each: they are the
+  per-picture path of a decoder too;
 - ``export(index, plane)``: ``VIDIOC_EXPBUF`` -> a DMA-BUF fd owned by the caller;
 - ``free()``: STREAMOFF if streaming, unmap every plane, ``VIDIOC_REQBUFS(0)``.
 
@@ -21,7 +22,7 @@ import errno
 import os
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 from ..errors import V4L2Error
 from ..kernel.backend import POLLERR, POLLIN, POLLOUT
@@ -100,10 +101,17 @@ _QBUF = _struct_at(_QBUF_MEMBERS, ctypes.sizeof(_B))
 _QBUF_MP = _struct_at(_QBUF_MEMBERS + [(_BufferAndPlanes.planes.offset + v.v4l2_plane.bytesused.offset,
                                         ctypes.c_uint32)],
                       _BufferAndPlanes.planes.offset + ctypes.sizeof(v.v4l2_plane))
-#: what DQBUF answers: index, flags, timestamp (tv_sec, tv_usec)
+#: what DQBUF answers, in the order of the struct: index, bytesused (single-planar), flags,
+#: timestamp (tv_sec, tv_usec), sequence, length (the number of planes of a multiplanar queue)
 _DQBUF = _struct_at([(_B.index.offset, ctypes.c_uint32), (_B.flags.offset, ctypes.c_uint32),
-                     (_TS + _TV.tv_sec.offset, ctypes.c_long), (_TS + _TV.tv_usec.offset, ctypes.c_long)])
+                     (_TS + _TV.tv_sec.offset, ctypes.c_long), (_TS + _TV.tv_usec.offset, ctypes.c_long),
+                     (_B.bytesused.offset, ctypes.c_uint32), (_B.sequence.offset, ctypes.c_uint32),
+                     (_B.length.offset, ctypes.c_uint32)])
+#: a plane's bytesused in a multiplanar queue's _BufferAndPlanes (plane p: + p * _PLANE_SIZE)
+_PLANE0_USED = _BufferAndPlanes.planes.offset + v.v4l2_plane.bytesused.offset
+_PLANE_SIZE = ctypes.sizeof(v.v4l2_plane)
 _qbuf_into, _qbuf_mp_into, _dqbuf_from = _QBUF.pack_into, _QBUF_MP.pack_into, _DQBUF.unpack_from
+_plane_used_from = struct.Struct("=I").unpack_from
 del _B, _TV, _TS, _QBUF_MEMBERS
 _VIDIOC_QBUF, _VIDIOC_DQBUF, _FLAG_REQUEST_FD = v.VIDIOC_QBUF, v.VIDIOC_DQBUF, v.V4L2_BUF_FLAG_REQUEST_FD
 
@@ -113,11 +121,10 @@ class _IoctlArgs:
     copy of its freshly built bytes (type, memory, length, m.planes set) to reset it before
     each use. ``raw_b``/``fresh_b`` cover the plane array too."""
 
-    __slots__ = ("b", "planes", "plane0", "tv", "raw_b", "fresh_b", "planes_ptr", "_block")
+    __slots__ = ("b", "planes", "raw_b", "fresh_b", "planes_ptr", "_block")
 
     def __init__(self, buf_type: int, memory: int, multiplanar: bool) -> None:
         self.planes: ctypes.Array | None = None
-        self.plane0: v.v4l2_plane | None = None
         self.planes_ptr = 0  # b.m.planes (multiplanar)
         if multiplanar:
             block = self._block = _BufferAndPlanes()
@@ -125,20 +132,14 @@ class _IoctlArgs:
             planes = self.planes = block.planes
             b.m.planes = ctypes.cast(planes, ctypes.POINTER(v.v4l2_plane))
             b.length = v.VIDEO_MAX_PLANES
-            self.plane0 = planes[0]
             self.planes_ptr = ctypes.addressof(planes)
         else:
             block = self._block = self.b = v.v4l2_buffer()
             b = block
         b.type = buf_type
         b.memory = memory
-        self.tv = b.timestamp  # a view into b: b.timestamp.tv_sec without the lookup of b.timestamp
         self.raw_b = memoryview(block).cast("B")
         self.fresh_b = bytes(self.raw_b)
-
-    def reset(self) -> None:
-        """Back to the freshly built bytes (one memoryview copy)."""
-        self.raw_b[:] = self.fresh_b
 
 
 @dataclass(slots=True)
@@ -165,17 +166,20 @@ class Buffer:
         return bytes(mv if n is None else mv[:n])
 
 
-@dataclass(frozen=True, slots=True)
-class Dequeued:
-    """What ``VIDIOC_DQBUF`` returned."""
+class Dequeued(NamedTuple):
+    """What ``VIDIOC_DQBUF`` returned (a tuple: one is made per dequeued buffer)."""
 
     index: int
-    timestamp_ns: int
+    timestamp_ns: int  # v4l2_timeval_to_ns of the buffer's timestamp (u64 wrap-around)
     flags: int
     bytesused: int  # plane 0
     sequence: int
-    error: bool  # V4L2_BUF_FLAG_ERROR
-    bytesused_planes: tuple[int, ...] = ()
+    bytesused_planes: tuple[int, ...]
+
+    @property
+    def error(self) -> bool:
+        """V4L2_BUF_FLAG_ERROR."""
+        return bool(self.flags & v.V4L2_BUF_FLAG_ERROR)
 
     @property
     def last(self) -> bool:
@@ -198,7 +202,7 @@ class Queue:
         self.capabilities = 0
         self.streaming = False
         self._maps: list[list[object]] = []
-        self._spare: list[_IoctlArgs] = []  # reusable QBUF/DQBUF arguments, see _take
+        self._spare: list[_IoctlArgs] = []  # reusable QBUF/DQBUF arguments (see qbuf)
         self._field = v.V4L2_FIELD_NONE if self.is_output else v.V4L2_FIELD_ANY  # QBUF's field
         self._fd = dev.fd
         self._ioctl_fn = self.backend.ioctl
@@ -226,19 +230,9 @@ class Queue:
         return b, planes
 
     # QBUF/DQBUF run two to four times per picture: instead of building a v4l2_buffer, a plane
-    # array and the pointer between them for every call, an _IoctlArgs is taken from
-    # ``_spare``, reset from its fresh bytes, used and put back. list.pop/append are atomic,
-    # so threads sharing a Queue never share one.
-    def _take(self) -> _IoctlArgs:
-        try:
-            a = self._spare.pop()
-        except IndexError:
-            return _IoctlArgs(self.buf_type, self.memory, self.multiplanar)
-        a.reset()
-        return a
-
-    def _give_back(self, a: _IoctlArgs) -> None:
-        self._spare.append(a)  # (as many as threads ever used the queue at once)
+    # array and the pointer between them for every call, an _IoctlArgs is popped from
+    # ``_spare`` (or made), used and put back. list.pop/append are atomic, so threads sharing
+    # a Queue never share one.
 
     def _reqbufs(self, count: int) -> int:
         rb = v.v4l2_requestbuffers()
@@ -311,36 +305,25 @@ class Queue:
 
     # -- buffers --------------------------------------------------------------------------------
     def qbuf(self, index: int, bytesused: int = 0, timestamp_ns: int = 0, request: "Request | int | None" = None,
-             flags: int = 0, bytesused_planes: list[int] | None = None) -> None:
-        """VIDIOC_QBUF buffer *index*; with *request* it is bound to that media request."""
-        fd = None if request is None else request if isinstance(request, int) else request.fd
-        if not (bytesused_planes and self.multiplanar):
-            self.qbuf_fd(index, bytesused, timestamp_ns, fd, flags)
-            return
-        self._check_index(index)
-        buf = self.buffers[index]
-        a = self._take()
-        try:
-            self._fill_qbuf(a, index, 0, timestamp_ns, fd, flags, len(buf.plane_lengths))
-            assert a.planes is not None
-            for p in range(len(buf.plane_lengths)):
-                a.planes[p].bytesused = bytesused_planes[p] if p < len(bytesused_planes) else 0
-            try:
-                self._ioctl_fn(self._fd, v.VIDIOC_QBUF, a.b)
-            except V4L2Error as e:
-                raise self._qbuf_error(e, index, fd) from None
-            buf.state = BUF_QUEUED
-        finally:
-            self._give_back(a)
+             flags: int = 0, bytesused_planes: Sequence[int] | None = None) -> None:
+        """VIDIOC_QBUF buffer *index*; with *request* (a :class:`Request` or its fd) it is bound
+        to that media request. ``bytesused`` goes to plane 0 (the other planes get 0) unless
+        ``bytesused_planes`` gives every plane's (multiplanar queues).
 
-    def qbuf_fd(self, index: int, bytesused: int, timestamp_ns: int, request_fd: int | None, flags: int) -> None:
-        """:meth:`qbuf` with positional arguments and the request as an fd (None: no request):
-        ``bytesused`` goes to plane 0 (the other planes get 0). The per-picture form: one
-        function, the arguments of :meth:`_take` / :meth:`_fill_qbuf` inline."""
+        The per-picture form of a decoder calls it positionally with a request fd: the
+        ``v4l2_buffer`` (and plane array) is a reused one, every byte of it up to plane 0
+        written with one ``struct.pack_into`` laid out from the ctypes offsets.
+        """
         buffers = self.buffers
         if index < 0 or index >= len(buffers):
             self._check_index(index)
         buf = buffers[index]
+        if request is None:
+            request_fd = None
+            rfd = 0
+        else:
+            request_fd = rfd = request if type(request) is int else request.fd  # type: ignore[union-attr]
+            flags |= _FLAG_REQUEST_FD
         spare = self._spare
         try:
             a = spare.pop()
@@ -351,12 +334,7 @@ class Queue:
             usec = rem // NSEC_PER_USEC
         else:
             sec, usec = ns_to_timeval(timestamp_ns)
-        if request_fd is None:
-            rfd = 0
-        else:
-            rfd = request_fd
-            flags |= _FLAG_REQUEST_FD
-        # every byte of the v4l2_buffer (and of its plane array) in one pack_into: no reset needed
+        # every byte of the v4l2_buffer (and of its plane 0) in one pack_into: no reset needed
         planes_ptr = a.planes_ptr
         try:
             if not planes_ptr:
@@ -368,6 +346,10 @@ class Queue:
                     a.raw_b[:] = a.fresh_b
                 _qbuf_mp_into(a.raw_b, 0, index, self.buf_type, 0, flags, self._field, sec, usec,
                               self.memory, planes_ptr, n_planes, rfd, bytesused)
+                if bytesused_planes:
+                    planes = a.planes
+                    for p in range(n_planes):
+                        planes[p].bytesused = bytesused_planes[p] if p < len(bytesused_planes) else 0
         except struct.error as e:  # a value out of its C type's range
             spare.append(a)
             raise ValueError(f"{self._name} QBUF of buffer {index}: {e}") from None
@@ -383,23 +365,6 @@ class Queue:
         if not 0 <= index < len(self.buffers):
             raise IndexError(f"{self._name}: no buffer {index} ({len(self.buffers)} allocated)")
 
-    def _fill_qbuf(self, a: _IoctlArgs, index: int, bytesused: int, timestamp_ns: int, request_fd: int | None,
-                   flags: int, n_planes: int) -> None:
-        b = a.b
-        b.index = index
-        b.field = self._field
-        if request_fd is None:
-            b.flags = flags
-        else:
-            b.flags = flags | v.V4L2_BUF_FLAG_REQUEST_FD
-            b.request_fd = request_fd
-        b.timestamp.tv_sec, b.timestamp.tv_usec = ns_to_timeval(timestamp_ns)
-        if a.plane0 is not None:
-            b.length = n_planes
-            a.plane0.bytesused = bytesused
-        else:
-            b.bytesused = bytesused
-
     def _qbuf_error(self, e: V4L2Error, index: int, request_fd: int | None) -> V4L2Error:
         """The error of a failed QBUF, naming the buffer (and request) unless it names more."""
         if e.detail:
@@ -408,31 +373,10 @@ class Queue:
         return V4L2Error(e.errno, e.op, f"{self._name} buffer {index}{in_request}")
 
     def dqbuf(self) -> Dequeued | None:
-        """VIDIOC_DQBUF (non-blocking): the buffer, or None if none is ready (EAGAIN)."""
-        a = self._take()
-        try:
-            if not self._do_dqbuf(a):
-                return None
-            b = a.b
-            if a.planes is not None:
-                used = tuple(a.planes[p].bytesused for p in range(b.length))
-            else:
-                used = (b.bytesused,)
-            return Dequeued(
-                index=b.index,
-                timestamp_ns=timeval_to_ns(b.timestamp.tv_sec, b.timestamp.tv_usec),
-                flags=b.flags,
-                bytesused=used[0] if used else 0,
-                sequence=b.sequence,
-                error=bool(b.flags & v.V4L2_BUF_FLAG_ERROR),
-                bytesused_planes=used,
-            )
-        finally:
-            self._give_back(a)
+        """VIDIOC_DQBUF (non-blocking): the buffer, or None if none is ready (EAGAIN).
 
-    def dqbuf_raw(self) -> tuple[int, int, int] | None:
-        """:meth:`dqbuf` returning ``(index, timestamp_ns, flags)``, or None (EAGAIN); the
-        timestamp is ``v4l2_timeval_to_ns`` (the u64 wrap-around of :func:`timeval_to_ns`)."""
+        The reused ``v4l2_buffer`` is reset from its fresh bytes (one copy) and the answer read
+        with one ``unpack_from`` (plus one per plane of a multiplanar queue)."""
         spare = self._spare
         try:
             a = spare.pop()
@@ -446,24 +390,17 @@ class Queue:
             if e.errno == errno.EAGAIN:
                 return None
             raise V4L2Error(e.errno, e.op, self._name) from None
-        index, flags, sec, usec = _dqbuf_from(a.raw_b)
-        done = index, (sec * NSEC_PER_SEC + usec * NSEC_PER_USEC) & _U64, flags
+        raw = a.raw_b
+        index, bytesused, flags, sec, usec, sequence, length = _dqbuf_from(raw)
+        if a.planes_ptr:
+            used = tuple([_plane_used_from(raw, _PLANE0_USED + p * _PLANE_SIZE)[0] for p in range(length)])
+            bytesused = used[0] if used else 0
+        else:
+            used = (bytesused,)
         spare.append(a)
         if index < len(self.buffers):
             self.buffers[index].state = BUF_FREE
-        return done
-
-    def _do_dqbuf(self, a: _IoctlArgs) -> bool:
-        try:
-            self._ioctl_fn(self._fd, v.VIDIOC_DQBUF, a.b)
-        except V4L2Error as e:
-            if e.errno == errno.EAGAIN:
-                return False
-            raise V4L2Error(e.errno, e.op, f"{self._name}") from None
-        index = a.b.index
-        if index < len(self.buffers):
-            self.buffers[index].state = BUF_FREE
-        return True
+        return Dequeued(index, (sec * NSEC_PER_SEC + usec * NSEC_PER_USEC) & _U64, flags, bytesused, sequence, used)
 
     def querybuf(self, index: int) -> int:
         """VIDIOC_QUERYBUF: the buffer's current flags."""

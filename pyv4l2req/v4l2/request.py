@@ -1,7 +1,7 @@
 """Media requests (Request API) and a recycling pool of them.
 
 :class:`Request` wraps one request fd from ``MEDIA_IOC_REQUEST_ALLOC``: ``queue()``
-(``MEDIA_REQUEST_IOC_QUEUE``), ``wait()`` (poll ``POLLPRI`` with a timeout), ``reinit()``
+(``MEDIA_REQUEST_IOC_QUEUE``), ``wait(timeout_s)`` (one poll for ``POLLPRI``), ``reinit()``
 (``MEDIA_REQUEST_IOC_REINIT``), ``close()``.
 
 :class:`RequestPool` keeps a fixed set of slots, each owning one request fd:
@@ -55,28 +55,19 @@ class Request:
         self._ioctl(self.fd, _QUEUE)
 
     def wait(self, timeout_s: float | None) -> None:
-        """Wait until the queued request completes (poll ``POLLPRI``).
+        """Wait until the queued request completes (one poll for ``POLLPRI``).
 
         Raises :class:`RequestError` if it has not completed within *timeout_s* seconds
         (``None`` waits forever) or if the request is not queued (``POLLERR``).
         """
-        self._wait(None if timeout_s is None else max(0, int(round(timeout_s * 1000))), timeout_s)
-
-    def wait_ms(self, timeout_ms: int | None) -> None:
-        """:meth:`wait` with the timeout in milliseconds (``None``: forever): one poll call."""
         if self.closed:
             self._check("wait")
-        ready = self._poll(self._pollfds, timeout_ms)
+        ready = self._poll(self._pollfds, None if timeout_s is None else max(0, int(round(timeout_s * 1000))))
         if len(ready) == 1:
             fd, revents = ready[0]
             if fd == self.fd and revents & POLLPRI:
                 return
-        self._not_complete(ready, None if timeout_ms is None else timeout_ms / 1000)
-
-    def _wait(self, timeout_ms: int | None, timeout_s: float | None) -> None:
-        if self.closed:
-            self._check("wait")
-        self._not_complete(self._poll(self._pollfds, timeout_ms), timeout_s)
+        self._not_complete(ready, timeout_s)
 
     def _not_complete(self, ready: list[tuple[int, int]], timeout_s: float | None) -> None:
         """Raise the RequestError that poll's answer *ready* means (unless POLLPRI is set)."""

@@ -18,20 +18,20 @@ from pyv4l2req.uapi import videodev2 as v
 
 
 def _cycle_with(ctx, cs, ts: int) -> tuple[int, int, int]:
-    """One request whose controls come from *cs*, through qbuf_fd/wait_ms/dqbuf_raw."""
+    """One request whose controls come from *cs*, through qbuf/wait/dqbuf with positional arguments and fds."""
     slot = ctx.pool.acquire()
     try:
-        ctx.cap_q.qbuf_fd(0, 0, 0, None, 0)
+        ctx.cap_q.qbuf(0, 0, 0, None, 0)
         n = ctx.out_q.buffers[0].write(ctx.pic.nal)
         cs.apply(slot.request.fd)
-        ctx.out_q.qbuf_fd(0, n, ts, slot.request.fd, 0)
+        ctx.out_q.qbuf(0, n, ts, slot.request.fd, 0)
         slot.request.queue()
-        slot.request.wait_ms(10_000)
+        slot.request.wait(10)
         for cid, payload in ctx.pic.controls:
             assert ctx.dev.get_control(cid, request=slot.request) == payload, hex(cid)
-        out = ctx.out_q.dqbuf_raw()
+        out = ctx.out_q.dqbuf()
         assert ctx.cap_q.wait(10)
-        cap = ctx.cap_q.dqbuf_raw()
+        cap = ctx.cap_q.dqbuf()
     finally:
         ctx.pool.release(slot)
     assert out[:2] == (0, ts) and cap[:2] == (0, ts)

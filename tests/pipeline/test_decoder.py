@@ -75,13 +75,15 @@ def test_several_requests_in_flight_and_capture_pool_sized_from_the_stream():
     with Decoder(device="emulated", in_flight=4) as dec:
         session = dec.session
         depth = []
-        real = session._queue_job
+        core = session.core
+        real = core.submit
 
         def spy(*a, **k):
-            real(*a, **k)
-            depth.append(len(session._jobs))
+            index = real(*a, **k)
+            depth.append(core.in_flight)
+            return index
 
-        session._queue_job = spy
+        core.submit = spy
         frames = list(dec.decode(path))
         seq = session._seq
         n_capture = len(session.cap_q.buffers)

@@ -117,11 +117,11 @@ def test_a_picture_larger_than_the_output_buffer_is_an_error_and_loses_no_buffer
         frames = list(dec.feed((FIXTURES / "main_bframes_176x144.h264").read_bytes()))
         assert captured and frames
         pic = captured[-1]
-        free_before = sorted(session._free_out)
+        free_before = sorted(session.core._free_out)
         size = session.out_q.buffers[0].length
         # with its start code and the other slices, a first slice this long does not fit
         pic.slices = [dataclasses.replace(pic.slices[0], nal=bytes(size - 10))] + list(pic.slices)
         pic.timestamp_ns += 10**9
         with pytest.raises(DecodeError, match=f"-byte picture does not fit the {size}-byte OUTPUT buffer"):
             session.submit(pic)
-        assert sorted(session._free_out) == free_before
+        assert sorted(session.core._free_out) == free_before

@@ -1,6 +1,6 @@
 """The reused ioctl arguments of the per-picture path, byte for byte against fresh ones.
 
-``Queue.qbuf_fd``/``dqbuf_raw`` reuse one ``v4l2_buffer`` (+ plane array) for every call and
+``Queue.qbuf``/``dqbuf`` reuse one ``v4l2_buffer`` (+ plane array) for every call and
 ``OSBackend.ioctl`` hands the struct to ``fcntl.ioctl``; a recording backend checks that what
 reaches the kernel is exactly the struct the old code built from scratch for each call, also
 after a DQBUF in which the "kernel" scribbled over every field.
@@ -57,6 +57,11 @@ class Recorder:
                 arg.m.planes = ctypes.cast(keep[2], ctypes.POINTER(v.v4l2_plane))
             arg.type, arg.memory, arg.length = keep[0], keep[1], keep[3]
             arg.index, arg.timestamp.tv_sec, arg.timestamp.tv_usec = self.queued.pop(0)
+            if self.multiplanar:
+                used = tuple(arg.m.planes[p].bytesused for p in range(arg.length))
+            else:
+                used = (arg.bytesused,)
+            self.answered = (arg.flags, arg.sequence, used)  # what dqbuf must read back
             return 0
         raise V4L2Error(errno.ENOTTY, "ioctl")
 
@@ -70,7 +75,7 @@ def _queue(buf_type: int, n_planes: int = 1) -> tuple[Queue, Recorder]:
 
 
 def _reference(q: Queue, index: int, bytesused: int, ts: int, request_fd: int | None, flags: int,
-               n_planes: int) -> tuple[v.v4l2_buffer, bytes]:
+               n_planes: int, bytesused_planes: tuple[int, ...] = ()) -> tuple[v.v4l2_buffer, bytes]:
     """The v4l2_buffer the code before the reuse built for QBUF, from scratch."""
     b = v.v4l2_buffer()
     b.index, b.type, b.memory = index, q.buf_type, v.V4L2_MEMORY_MMAP
@@ -83,6 +88,8 @@ def _reference(q: Queue, index: int, bytesused: int, ts: int, request_fd: int | 
     if q.multiplanar:
         arr = (v.v4l2_plane * n_planes)()
         arr[0].bytesused = bytesused
+        for p, used in enumerate(bytesused_planes):
+            arr[p].bytesused = used
         b.length = n_planes
         planes = bytes(arr)
     else:
@@ -103,38 +110,39 @@ CASES = [(0, 1000, 33_000, 12, 0), (3, 0, 0, None, 0), (1, 65536, 2**40 + 5_000,
                                                (v.V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE, 2),
                                                (v.V4L2_BUF_TYPE_VIDEO_OUTPUT, 1),
                                                (v.V4L2_BUF_TYPE_VIDEO_CAPTURE, 1)])
-def test_qbuf_fd_sends_a_fresh_struct_every_time(buf_type, n_planes):
+def test_qbuf_sends_a_fresh_struct_every_time(buf_type, n_planes):
     q, rec = _queue(buf_type, n_planes)
     for round_ in range(3):  # the same reused struct, between DQBUFs that scribble over it
-        for index, used, ts, req_fd, flags in CASES:
-            q.qbuf_fd(index, used, ts, req_fd, flags)
+        for k, (index, used, ts, req_fd, flags) in enumerate(CASES):
+            planes_used = (used, 10 + k)[:n_planes] if round_ == 2 else ()
+            q.qbuf(index, used, ts, req_fd, flags, bytesused_planes=planes_used or None)
             got, got_planes = rec.calls[-1]
-            ref, ref_planes = _reference(q, index, used, ts, req_fd, flags, n_planes)
+            ref, ref_planes = _reference(q, index, used, ts, req_fd, flags, n_planes,
+                                         planes_used if q.multiplanar else ())
             assert _without_pointer(got) == _without_pointer(bytes(ref)), (round_, index)
             assert got_planes == ref_planes
             assert q.buffers[index].state == "queued"
         for index, _used, ts, _req_fd, _flags in CASES:
-            got = q.dqbuf_raw() if round_ != 1 else q.dqbuf()
-            expect_ts = timeval_to_ns(*ns_to_timeval(ts))
-            if round_ != 1:
-                assert got[:2] == (index, expect_ts)
-            else:
-                assert (got.index, got.timestamp_ns) == (index, expect_ts)
+            got = q.dqbuf()
+            flags, sequence, used = rec.answered
+            assert (got.index, got.timestamp_ns) == (index, timeval_to_ns(*ns_to_timeval(ts)))
+            assert (got.flags, got.sequence, got.bytesused_planes, got.bytesused) == (flags, sequence, used, used[0])
+            assert got.error == bool(flags & v.V4L2_BUF_FLAG_ERROR)
             assert q.buffers[index].state == "free"
-        assert q.dqbuf_raw() is None and q.dqbuf() is None  # EAGAIN
+        assert q.dqbuf() is None  # EAGAIN
 
 
-def test_qbuf_general_form_is_qbuf_fd():
+def test_qbuf_takes_a_request_or_its_fd():
     q, rec = _queue(v.V4L2_BUF_TYPE_VIDEO_OUTPUT_MPLANE)
     req = types.SimpleNamespace(fd=11)
     q.qbuf(2, bytesused=100, timestamp_ns=5_000, request=req, flags=0)
-    q.qbuf_fd(2, 100, 5_000, 11, 0)
+    q.qbuf(2, 100, 5_000, 11, 0)
     q.qbuf(2, bytesused=100, timestamp_ns=5_000, request=11)
     assert rec.calls[0] == rec.calls[1] == rec.calls[2]
     with pytest.raises(IndexError, match="no buffer 4"):
-        q.qbuf_fd(4, 0, 0, None, 0)
+        q.qbuf(4)
     with pytest.raises(IndexError, match="no buffer -1"):
-        q.qbuf_fd(-1, 0, 0, None, 0)
+        q.qbuf(-1)
 
 
 def test_qbuf_error_names_the_buffer_and_request():
@@ -145,7 +153,7 @@ def test_qbuf_error_names_the_buffer_and_request():
 
     q._ioctl_fn = fail
     with pytest.raises(V4L2Error, match="OUTPUT_MPLANE buffer 1 in request fd 12") as e:
-        q.qbuf_fd(1, 10, 1000, 12, 0)
+        q.qbuf(1, 10, 1000, 12, 0)
     assert e.value.errno == errno.EBUSY and q.buffers[1].state == "free"
 
 
