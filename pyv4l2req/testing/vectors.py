@@ -292,3 +292,23 @@ def by_id(vid: str, root: Path | None = None) -> Vector:
         if v.id == vid:
             return v
     raise KeyError(f"no vector {vid!r} under {vectors_root() if root is None else root}")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def require_vector(vid: str, root: Path | None = None) -> Path:
+    """The path of the vector *vid* (relative to the root) for a test that needs that very
+    stream (a feature it has: PAFF, MBAFF, ...); skips the test with the reason when it is not
+    there, fails it in CI."""
+    import pytest
+
+    base = vectors_root() if root is None else Path(root)
+    path = base / vid
+    if not path.is_file():
+        msg = f"test vector {vid} is not under {base}"
+        if in_ci():
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path

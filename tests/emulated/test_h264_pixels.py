@@ -23,6 +23,7 @@ import pytest
 
 from h264_vector_helpers import (VECTORS, annexb, by_id, crop_i420, discovered, md5, pictures,
                                  pyav_display_frames, pyav_output_frames, vector_ids)
+from pyv4l2req.testing.vectors import require_vector
 
 pytest.importorskip("av")
 from pyv4l2req.emulated.libavcodec import FFmpegError, FFmpegH264Decoder  # noqa: E402
@@ -87,7 +88,7 @@ def test_decode_order_capture_matches_ffmpeg_and_fluster(vector):
 @needs_vectors
 def test_field_pictures_second_field_completes_the_frame():
     # PAFF: the first-field capture holds one field, the second-field capture the whole frame
-    data = (VECTORS / "JVT-FR-EXT/HCAFF1_HHI.264").read_bytes()
+    data = require_vector("JVT-FR-EXT/HCAFF1_HHI.264").read_bytes()
     with FFmpegH264Decoder() as dec:
         pics = [dec.decode(annexb(n)) for n in pictures(data)]
     pairs = [(a, b) for a, b in zip(pics, pics[1:]) if a.pic_id == b.pic_id]
@@ -110,7 +111,7 @@ def _rss_kib() -> int:
 
 @needs_vectors
 def test_no_leak_over_thousands_of_pictures():
-    data = (VECTORS / "JVT-AVC_V1/LS_SVA_D.264").read_bytes()  # 1700 QCIF pictures
+    data = require_vector("JVT-AVC_V1/LS_SVA_D.264").read_bytes()  # 1700 QCIF pictures
     packets = [annexb(n) for n in pictures(data)]
 
     def run():
@@ -181,7 +182,7 @@ def _reference_md5s(vector):
 @functools.lru_cache(maxsize=4)
 def _stream_jobs(vector):
     """Per picture: (slice NALs, SliceControls of its first slice, is_second_field)."""
-    data = (VECTORS / vector).read_bytes()
+    data = require_vector(vector).read_bytes()
     sc = slice_controls(trace_units(data))
     pics, k = [], 0
     prev = None
