@@ -102,19 +102,21 @@ def format_from_sps(path: Path, limit: int = 1 << 20) -> PictureFormat | None:
     the first ``limit`` bytes, the file is not Annex B (MP4) or cannot be read/parsed."""
     from pyv4l2req.codec.h264.nal import NalUnit, iter_annexb_spans
     from pyv4l2req.codec.h264.sps import parse_sps
-    from pyv4l2req.errors import PyV4L2ReqError
 
     try:
         with open(path, "rb") as f:
             data = f.read(limit)
     except OSError:
         return None
+    head = data[:64].lstrip(b"\x00")
+    if not head.startswith(b"\x01") or len(data) - len(data.lstrip(b"\x00")) < 2:
+        return None   # not an Annex B byte stream (MP4, ...): start codes there would be chance
     for s, e in iter_annexb_spans(data):
         if data[s] & 0x1F != 7:
             continue
         try:
             sps = parse_sps(NalUnit.from_bytes(data[s:e]).rbsp)
-        except (PyV4L2ReqError, ValueError, IndexError):
+        except Exception:  # noqa: BLE001 - hostile data: unknown, not a crash of the discovery
             return None
         depth_c = sps.BitDepthC if sps.chroma_format_idc else None
         return PictureFormat(sps.BitDepthY, CHROMA_NAMES.get(sps.chroma_format_idc, "?"),

@@ -47,6 +47,16 @@ def _vec(tmp_path: Path, fmt: str | None, data: bytes = b"") -> tv.Vector:
     return tv.Vector("x.264", p, "x.264", "x", None, fmt)
 
 
+def test_format_from_sps_of_hostile_files(tmp_path: Path) -> None:
+    mp4 = tmp_path / "a.mp4"   # MP4-like bytes with a stray 00 00 01 67 inside
+    mp4.write_bytes(b"\x00\x00\x00\x18ftypisom" + b"\x00\x00\x01\x67\x6e\x00\x1e" * 3)
+    junk = tmp_path / "b.264"  # Annex B, an SPS NAL unit that is garbage
+    junk.write_bytes(b"\x00\x00\x00\x01\x67\xff\xff\xff\xff")
+    for p in (mp4, junk, tmp_path / "missing.264"):
+        assert tv.format_from_sps(p) is None
+    assert not _vec(tmp_path, None).needs and _vec(tmp_path, None).decodable  # unknown: tried
+
+
 def test_decodable_follows_the_capability_set_alone(tmp_path: Path, monkeypatch) -> None:
     ten = _vec(tmp_path, "yuv420p10le")
     assert ten.needs == PictureFormat(10, "4:2:0") and not ten.decodable
