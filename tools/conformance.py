@@ -19,10 +19,8 @@ passes when every frame comes back with no error from the kernel. ``--device`` t
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import os
-import re
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -32,7 +30,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-DEFAULT_VECTORS = REPO.parent / "shared" / "vectors"
+from pyv4l2req.testing.vectors import vectors_root  # noqa: E402
+
+DEFAULT_VECTORS = vectors_root()  # $PYV4L2REQ_VECTORS or ../shared/vectors
 
 
 @dataclass
@@ -57,22 +57,19 @@ class Result:
 
 
 def load_vectors(root: Path) -> list[Vector]:
-    """Every vector listed in MANIFEST.tsv that has an oracle."""
+    """Every vector present that has an oracle, as found by ``pyv4l2req.testing.vectors``
+    (MANIFEST.tsv, the fluster suites, the clips' .md5 files): fluster's whole-output md5 when
+    it is of 8-bit I420 output or the vector is an expected refusal, else per-frame NV12 md5s."""
+    from pyv4l2req.testing import vectors as tv
+
     out = []
-    with open(root / "MANIFEST.tsv", newline="") as f:
-        for row in csv.DictReader(f, delimiter="\t"):
-            path = root / row["file"]
-            suite = row["file"].split("/")[0] if not row["file"].startswith("other/") else "cros-codecs"
-            expected = row.get("fluster_expected_md5") or ""
-            m = re.search(r"\((\d+) frames", row.get("verification") or "")
-            if len(expected) == 32 and all(c in "0123456789abcdef" for c in expected):
-                out.append(Vector(row["fluster_name"] or path.name, path, suite, expected, None,
-                                  int(m.group(1)) if m else None))
-            else:
-                md5file = path.with_name(path.name + ".md5")
-                if md5file.exists():
-                    sums = [ln.strip() for ln in md5file.read_text().splitlines() if ln.strip()]
-                    out.append(Vector(path.name, path, suite, None, sums, len(sums)))
+    for v in tv.vectors(root):
+        suite = v.suite
+        i420 = v.output_format in (None, "yuv420p")
+        if v.expected_md5 and (i420 or not v.decodable):
+            out.append(Vector(v.name, v.path, suite, v.expected_md5, None, v.frames))
+        elif v.frame_md5s:
+            out.append(Vector(v.name, v.path, suite, None, list(v.frame_md5s), v.frames))
     return out
 
 

@@ -341,8 +341,11 @@ def run_pytest(
         # test module that needs one names it with ``pytest_plugins``.
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
     }
-    if "CI" in os.environ:  # tests that may skip only outside CI must see it inside too
-        guest_env["CI"] = os.environ["CI"]
+    # tests that may skip only outside CI must see it inside too; the guest must find the
+    # same vectors as the host that collected the test ids (pyv4l2req.testing.vectors)
+    for name in ("CI", "PYV4L2REQ_VECTORS"):
+        if name in os.environ:
+            guest_env[name] = os.environ[name]
     guest_env.update(env or {})
     result = run_in_vm(
         argv, kernel=kernel, cmdline=cmdline, workdir=workdir, rwdirs=rwdirs,

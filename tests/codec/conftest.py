@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from pyv4l2req.testing.vectors import vectors as discovered_vectors
+from pyv4l2req.testing.vectors import vectors_root
+
 REPO = Path(__file__).resolve().parents[2]
-VECTORS = REPO.parent / "shared" / "vectors"
-VECTOR_DIRS = ("JVT-AVC_V1", "JVT-FR-EXT", "other/cros-codecs")
-H264_SUFFIXES = (".264", ".jsv", ".h264", ".avc", ".26l", ".jvt")
+VECTORS = vectors_root()
 
 
 def in_ci() -> bool:
@@ -26,34 +27,18 @@ def in_ci() -> bool:
 
 
 def h264_vector_paths() -> list[Path]:
-    """Every H.264 elementary stream of the vector directories (sorted)."""
-    out: list[Path] = []
-    for d in VECTOR_DIRS:
-        p = VECTORS / d
-        if p.is_dir():
-            out.extend(sorted(f for f in p.iterdir() if f.suffix.lower() in H264_SUFFIXES))
-    return out
+    """Every H.264 vector present (pyv4l2req.testing.vectors; sorted), whatever its picture
+    format: the codec layer parses 10-bit and 4:2:2 streams too."""
+    return [v.path for v in discovered_vectors()]
 
 
 def vector_id(p: Path) -> str:
-    return str(p.relative_to(VECTORS))
+    return p.relative_to(VECTORS).as_posix()
 
 
 def manifest_frame_counts() -> dict[str, int]:
     """Decoded frame count of each vector: MANIFEST.tsv '(N frames', else the .md5 line count."""
-    counts: dict[str, int] = {}
-    man = VECTORS / "MANIFEST.tsv"
-    if man.exists():
-        for line in man.read_text().splitlines()[1:]:
-            cols = line.split("\t")
-            m = re.search(r"\((\d+) frames", line)
-            if m:
-                counts[cols[0]] = int(m.group(1))
-    for p in h264_vector_paths():
-        md5 = p.with_name(p.name + ".md5")
-        if vector_id(p) not in counts and md5.exists():
-            counts[vector_id(p)] = len([ln for ln in md5.read_text().splitlines() if ln.strip()])
-    return counts
+    return {v.id: v.frames for v in discovered_vectors() if v.frames is not None}
 
 
 def require_vectors() -> None:

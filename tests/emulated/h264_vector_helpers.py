@@ -14,27 +14,24 @@ from pathlib import Path
 import numpy as np
 
 from pyv4l2req.emulated.nal_writer import first_mb_in_slice, nal_unit_type, split_annexb
+from pyv4l2req.testing.vectors import by_id, vectors_root
+from pyv4l2req.testing.vectors import vectors as discovered
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
+VECTORS = vectors_root()
+
+
+def vector_ids() -> list[str]:
+    """Every H.264 vector present (pyv4l2req.testing.vectors), decodable or an expected refusal."""
+    return [v.id for v in discovered()]
 
 
 def expected_md5s() -> dict[str, str]:
-    """relative vector path -> fluster md5 (MANIFEST.tsv), for JVT-AVC_V1 and JVT-FR-EXT."""
-    out = {}
-    manifest = VECTORS / "MANIFEST.tsv"
-    if not manifest.exists():
-        return out
-    lines = manifest.read_text().splitlines()
-    head = lines[0].split("\t")
-    fi, mi = head.index("file"), head.index("fluster_expected_md5")
-    for line in lines[1:]:
-        f = line.split("\t")
-        if f[fi].startswith("JVT-") and f[mi]:
-            out[f[fi]] = f[mi]
-    return out
+    """relative vector path -> md5 of the whole output (fluster), for the vectors that have one."""
+    return {v.id: v.expected_md5 for v in discovered() if v.expected_md5}
 
 
 def conformance_vectors() -> list[str]:
+    """The vectors with a fluster md5 (any picture format)."""
     return sorted(expected_md5s())
 
 
@@ -86,6 +83,30 @@ def pyav_display_frames(path: Path) -> list[bytes]:
             planes = [np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:, :pw]
                       for p, pw in zip(frame.planes, w)]
             out.append(b"".join(p.tobytes() for p in planes))
+    return out
+
+
+def pyav_output_frames(path: Path, output_format: str | None) -> list[bytes]:
+    """PyAV's display-order frames in the fluster layout of *output_format* (planar, each plane
+    at its visible size, 2 bytes per sample little-endian above 8 bits); I420 when None."""
+    import av
+
+    if not output_format or output_format in ("yuv420p", "nv12"):
+        return pyav_display_frames(path)
+    out = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "NONE"
+        stream.codec_context.options = {"flags": "+unaligned"}
+        for frame in container.decode(stream):
+            if frame.format.name != output_format:
+                frame = frame.reformat(format=output_format)
+            rows = []
+            for p, c in zip(frame.planes, frame.format.components):
+                bps = 2 if c.bits > 8 else 1
+                a = np.frombuffer(p, np.uint8).reshape(-1, p.line_size)[:p.height, :p.width * bps]
+                rows.append(a.tobytes())
+            out.append(b"".join(rows))
     return out
 
 

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from pyv4l2req.testing.vectors import vectors_root
+
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures"
-VECTORS = REPO.parent / "shared" / "vectors"
+VECTORS = vectors_root()  # $PYV4L2REQ_VECTORS or ../shared/vectors (pyv4l2req.testing.vectors)
 
 
 def ffmpeg_frame_md5s(path: Path | str) -> list[str]:

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 from pyv4l2req.testing import visl_trace
+from pyv4l2req.testing.vectors import vectors_root
 from pyv4l2req.uapi import h264 as uh264
 
 REPO = Path(__file__).resolve().parents[2]
-VECTOR = REPO.parent / "shared" / "vectors" / "JVT-AVC_V1" / "BA1_Sony_D.jsv"
+VECTOR = vectors_root() / "JVT-AVC_V1" / "BA1_Sony_D.jsv"
 _TRACE_LINE = re.compile(r"^\[trace_headers @ [^\]]*\]\s+\d+\s+(\S+)\s+\S+ = (-?\d+)\s*$")
 
 

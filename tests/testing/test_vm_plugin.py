@@ -1,7 +1,7 @@
 """The VM plugin of tests/conftest.py, run through pytester.
 
-Most cases use a stand-in ``vng`` on PATH that runs the guest script on the host (no VM) and logs
-its arguments: grouping by kernel command line, in-guest selection, options, missing
+Most cases use a stand-in ``vng`` (and a stand-in ``qemu-system-x86_64`` that only has to be found)
+on PATH that runs the guest script on the host (no VM) and logs its arguments: grouping by kernel command line, in-guest selection, options, missing
 prerequisites, timeouts. One case boots the real test kernel: a deliberately failing in-VM test
 must surface on the host with its in-VM failure text.
 """
@@ -73,9 +73,16 @@ def fake_env(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_pat
     vng = bindir / "vng"
     vng.write_text(f"#!{sys.executable}\n" + FAKE_VNG)
     vng.chmod(0o755)
+    # The stand-in vng never starts QEMU, but the plugin's prerequisite check looks for it on
+    # PATH: a stand-in that fails if run keeps these tests independent of the host's QEMU
+    # (missing or old); the real boot below skips (outside CI) when QEMU is missing.
+    qemu = bindir / "qemu-system-x86_64"
+    qemu.write_text("#!/bin/sh\necho 'stand-in qemu must not run' >&2\nexit 99\n")
+    qemu.chmod(0o755)
     kernel = tmp_path / "bzImage"
     kernel.write_bytes(b"not really a kernel")
-    env = {"vng_log": tmp_path / "vng.log", "run_log": tmp_path / "run.log", "kernel": kernel}
+    env = {"vng_log": tmp_path / "vng.log", "run_log": tmp_path / "run.log", "kernel": kernel,
+           "bindir": bindir}
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_VNG_LOG", str(env["vng_log"]))
     monkeypatch.setenv("RUN_LOG", str(env["run_log"]))
@@ -154,6 +161,23 @@ def test_missing_kernel_skips_outside_ci_and_fails_in_ci(
     result = pytester.runpytest_subprocess(f"--vm-kernel={missing}")
     result.assert_outcomes(passed=1, failed=4)
     result.stdout.fnmatch_lines([f"*CI is set but the VM cannot run*{missing} does not exist*"])
+    assert not fake_env["vng_log"].exists()
+
+
+def test_missing_qemu_skips_outside_ci_and_fails_in_ci(
+    pytester: pytest.Pytester, fake_env: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No qemu-system-x86_64 on PATH at all (neither the stand-in nor the host's)."""
+    pytester.makepyfile(test_grouped=GROUPED)
+    (fake_env["bindir"] / "qemu-system-x86_64").unlink()
+    monkeypatch.setenv("PATH", str(fake_env["bindir"]))   # the host's QEMU is not found either
+    result = pytester.runpytest_subprocess("-rs", f"--vm-kernel={fake_env['kernel']}")
+    result.assert_outcomes(passed=1, skipped=4)
+    result.stdout.fnmatch_lines(["SKIPPED*missing QEMU ('qemu-system-x86_64' not on PATH*"])
+    monkeypatch.setenv("CI", "true")
+    result = pytester.runpytest_subprocess(f"--vm-kernel={fake_env['kernel']}")
+    result.assert_outcomes(passed=1, failed=4)
+    result.stdout.fnmatch_lines(["*CI is set but the VM cannot run*missing QEMU*"])
     assert not fake_env["vng_log"].exists()
 
 

@@ -24,10 +24,11 @@ import pytest
 from pyv4l2req.codec.h264 import v4l2_controls
 from pyv4l2req.codec.h264.access_unit import AccessUnitSplitter
 from pyv4l2req.codec.h264.decoder import H264Decoder, PictureDecode
+from pyv4l2req.testing.vectors import require_vector, vectors_root
 from pyv4l2req.uapi import h264 as u
 
 REPO = Path(__file__).resolve().parents[3]
-VECTORS = REPO.parent / "shared" / "vectors"
+VECTORS = vectors_root()
 CASES = ["other/cros-codecs/64x64-I-P-B-P-high.h264",   # CABAC, B, weighted_bipred_idc 2
          "JVT-FR-EXT/HCAFF1_HHI.264",                   # PAFF field pairs
          "JVT-FR-EXT/HCAMFF1_HHI.264",                  # MBAFF
@@ -116,7 +117,7 @@ def test_controls_equal_gstreamer_on_visl(name: str) -> None:
         pytest.skip("needs the test-kernel VM (visl + GStreamer v4l2slh264dec)")
     from pyv4l2req.testing.visl_trace import as_controls, gst_reference_controls
 
-    path = VECTORS / name
+    path = require_vector(name)
     records = gst_reference_controls(path, timeout_s=240)
     theirs = []
     for r in records:
