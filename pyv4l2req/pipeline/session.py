@@ -6,11 +6,10 @@ codec-agnostic part (formats, buffers, requests, CAPTURE ownership, completions)
 
 - open the device chosen by the user (``auto`` / ``emulated`` / a ``/dev/videoN`` path) and pick
   the decode mode and start code among what the device's menus offer;
-- (re)configure on a new sequence. ``SequenceStart`` carries sizes and DPB needs but not the
-  SPS control, which the codec hands with the sequence's first ``PictureDecode``: the session
-  is configured there (OUTPUT format, the SPS control — drivers pick CAPTURE formats from it —,
-  CAPTURE format: linear NV12 preferred, tiled formats detiled on the CPU; CAPTURE buffers =
-  DPB + requests in flight + ``EXTRA_CAPTURE``);
+- (re)configure on a new sequence, from its ``SequenceStart`` (sizes, DPB needs and the SPS):
+  OUTPUT format, the SPS control (drivers pick CAPTURE formats from it), CAPTURE format (linear
+  NV12 preferred, tiled formats detiled on the CPU; CAPTURE buffers = DPB + requests in flight
+  + ``EXTRA_CAPTURE``);
 - per picture the controls (SPS/PPS/scaling matrix packed only when the codec hands another
   dict, decode params, and in slice-based mode slice params and pred weights per request),
   the slices as bitstream chunks (start code + NAL unit, never concatenated), HOLD_CAPTURE_BUF
@@ -111,7 +110,6 @@ class DeviceSession:
         self._pps_bytes = b""
         self._matrix_src: object = None
         self._matrix_bytes = b""
-        self._pending_seq: h264dec.SequenceStart | None = None
         self._seq: h264dec.SequenceStart | None = None
         self._decoded: dict[int, tuple[int, bool]] = {}  # ts -> (capture index, error)
         self._release_pending: set[int] = set()
@@ -176,8 +174,8 @@ class DeviceSession:
 
     # -- configuration ---------------------------------------------------------------------
     def configure(self, seq: "h264dec.SequenceStart") -> None:
-        """A new sequence starts; the device is set up at its first picture (it needs the SPS
-        control, which the codec hands with the picture, not with SequenceStart).
+        """A new sequence starts: set the device up for it (drain and tear down the previous
+        one first), with the SPS control of ``seq.sps``.
 
         Raises :class:`UnsupportedStream` for a sequence whose pictures the CAPTURE formats we
         read (8-bit 4:2:0: NV12, YUV420 and the tiled NV12 variants) cannot hold.
@@ -188,10 +186,10 @@ class DeviceSession:
                 f"{PROFILE_NAMES.get(seq.profile_idc, f'profile_idc {seq.profile_idc}')} stream with "
                 f"{seq.bit_depth_luma}-bit {chroma} pictures: pyv4l2req reads 8-bit 4:2:0 CAPTURE "
                 f"formats only (NV12, YUV420, NV12_4L4, NV12_32L32, MM21)")
-        self._pending_seq = seq
-
-    def _setup(self, seq: "h264dec.SequenceStart") -> None:
-        """Configure the core for *seq* with the SPS control packed in ``_sps_bytes``."""
+        if seq.sps is None:
+            raise DecodeError("SequenceStart without its SPS: the device cannot be configured")
+        self._sps_bytes = self._pack_cache.pack(uh264.v4l2_ctrl_h264_sps, h264ctl.sps_control(seq.sps))
+        self._sps_src = None  # the first picture's SPS dict is compared by value (PackCache)
         self._cap_views = []  # the numpy views hold the CAPTURE mappings the core unmaps
         self._decoded.clear()
         self._release_pending.clear()
@@ -218,9 +216,6 @@ class DeviceSession:
         if sps is not self._sps_src:
             self._sps_bytes = self._pack_cache.pack(uh264.v4l2_ctrl_h264_sps, sps)
             self._sps_src = sps
-        if self._pending_seq is not None:
-            self._setup(self._pending_seq)
-            self._pending_seq = None
         if not self.core.configured:
             raise DecodeError("picture before any sequence start")
         if pps is not self._pps_src:

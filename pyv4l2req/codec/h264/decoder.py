@@ -55,6 +55,10 @@ MAX_DPB_FRAMES = 16
 
 @dataclass(frozen=True)
 class SequenceStart:
+    """A new coded size / DPB size / picture format: (re)configure the device. ``sps`` is the
+    SPS that starts the sequence (what a device is configured with: H.264 drivers choose
+    their CAPTURE formats from the SPS control); equality and hash leave it out."""
+
     coded_width: int
     coded_height: int
     dpb_size: int
@@ -67,6 +71,7 @@ class SequenceStart:
     interlaced: bool
     bit_depth_chroma: int = 8
     mbaff: bool = False
+    sps: SPS | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)
@@ -320,7 +325,7 @@ class H264Decoder:
                 profile_idc=sps.profile_idc, level_idc=sps.level_idc,
                 chroma_format_idc=sps.chroma_format_idc, bit_depth_luma=sps.BitDepthY,
                 crop=_crop_of(sps), interlaced=not sps.frame_mbs_only_flag,
-                bit_depth_chroma=sps.BitDepthC, mbaff=bool(sps.mb_adaptive_frame_field_flag)))
+                bit_depth_chroma=sps.BitDepthC, mbaff=bool(sps.mb_adaptive_frame_field_flag), sps=sps))
         self._sps = sps
         self._out.max_num_reorder_frames = (
             sps.max_num_reorder_frames if sps.bitstream_restriction_flag else None)
