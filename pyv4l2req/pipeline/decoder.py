@@ -179,6 +179,8 @@ class Decoder:
         ready = self._ready
         while True:
             if not ready:
+                if not self._backlog and self._events is None:
+                    break  # nothing to decode (feed and flush decode what they take at once)
                 self._decode()
                 if not ready:
                     break

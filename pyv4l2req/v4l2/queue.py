@@ -186,6 +186,11 @@ class Dequeued(NamedTuple):
         return bool(self.flags & v.V4L2_BUF_FLAG_LAST)
 
 
+#: ``Dequeued(...)`` without the Python-level ``__new__`` of a NamedTuple (one is made per
+#: dequeued buffer)
+_new_tuple = tuple.__new__
+
+
 class Queue:
     """One buffer queue of a video device (see module docstring)."""
 
@@ -392,15 +397,17 @@ class Queue:
             raise V4L2Error(e.errno, e.op, self._name) from None
         raw = a.raw_b
         index, bytesused, flags, sec, usec, sequence, length = _dqbuf_from(raw)
-        if a.planes_ptr:
-            used = tuple([_plane_used_from(raw, _PLANE0_USED + p * _PLANE_SIZE)[0] for p in range(length)])
+        if a.planes_ptr:  # (unpack_from gives a 1-tuple: one plane, the usual case, is one call)
+            used = _plane_used_from(raw, _PLANE0_USED) if length == 1 else \
+                tuple([_plane_used_from(raw, _PLANE0_USED + p * _PLANE_SIZE)[0] for p in range(length)])
             bytesused = used[0] if used else 0
         else:
             used = (bytesused,)
         spare.append(a)
         if index < len(self.buffers):
             self.buffers[index].state = BUF_FREE
-        return Dequeued(index, (sec * NSEC_PER_SEC + usec * NSEC_PER_USEC) & _U64, flags, bytesused, sequence, used)
+        return _new_tuple(Dequeued, (index, (sec * NSEC_PER_SEC + usec * NSEC_PER_USEC) & _U64, flags, bytesused,
+                                     sequence, used))
 
     def querybuf(self, index: int) -> int:
         """VIDIOC_QUERYBUF: the buffer's current flags."""

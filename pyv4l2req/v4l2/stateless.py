@@ -60,6 +60,8 @@ __all__ = ["StatelessSession", "Completion", "CONTROL_STRUCTS"]
 #: control id -> construct struct of its payload (a ``dict`` payload is packed with it)
 CONTROL_STRUCTS = {**uh264.CONTROL_STRUCTS, **ufwht.CONTROL_STRUCTS}
 _HOLD = v.V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF
+_ERROR = v.V4L2_BUF_FLAG_ERROR
+_new_tuple = tuple.__new__  # Completion(...) without the NamedTuple's Python-level __new__
 _cids_of = itemgetter(0)
 
 
@@ -376,7 +378,7 @@ class StatelessSession:
                 continue
             ts = cap.timestamp_ns
             self._callers.add(cap.index)
-            self._done[ts] = Completion(ts, cap.index, cap.flags & v.V4L2_BUF_FLAG_ERROR != 0, cap.bytesused)
+            self._done[ts] = _new_tuple(Completion, (ts, cap.index, cap.flags & _ERROR != 0, cap.bytesused))
             if ts == job_ts:
                 return
 

@@ -254,11 +254,10 @@ def dpb_entry(ref: "ReferencePicture", structure: int) -> dict:
 
 
 #: slice header elements of the first slice copied to ``v4l2_ctrl_h264_decode_params``
-#: (delta_pic_order_cnt[0..1] apart): the prefix ones, then the two of the lazy tail
+#: (delta_pic_order_cnt[0..1] apart), all of the prefix (:data:`.slice.PREFIX_FIELDS`)
 _get_decode_fields = attrgetter(
     "field_pic_flag", "bottom_field_flag", "idr_pic_id", "pic_order_cnt_lsb",
-    "delta_pic_order_cnt_bottom", "delta_pic_order_cnt", "pic_order_cnt_bit_size",
-    "dec_ref_pic_marking_bit_size", "slice_group_change_cycle")
+    "delta_pic_order_cnt_bottom", "delta_pic_order_cnt", "pic_order_cnt_bit_size")
 
 
 def decode_params_control(picture: "PictureDecode", dpb: list[dict]) -> dict:
@@ -268,14 +267,17 @@ def decode_params_control(picture: "PictureDecode", dpb: list[dict]) -> dict:
     POC for a second field (as GStreamer 1.22 and FFmpeg's v4l2-request fill it).
     PFRAME/BFRAME: the picture has P (resp. B) slices (as GStreamer 1.22 sets them).
 
-    Of a non-reference picture without slice groups, the two tail elements read here are
-    absent (7.3.3): a lazily parsed header gives them as 0 without parsing its tail
-    (:class:`.slice.SliceHeader`), so frame-based decoding leaves that tail unparsed.
+    Two elements come from the rest of the header (parsed on first read): 7.3.3 writes
+    dec_ref_pic_marking() only in a reference picture and slice_group_change_cycle only with
+    slice groups, so they are read only then (else 0), and frame-based decoding of a
+    non-reference picture leaves the rest of its headers unparsed.
     """
     slices = picture.slices
+    sh = slices[0].header
     (field, bottom_field_flag, idr_pic_id, pic_order_cnt_lsb, delta_pic_order_cnt_bottom, delta,
-     pic_order_cnt_bit_size, dec_ref_pic_marking_bit_size,
-     slice_group_change_cycle) = _get_decode_fields(slices[0].header)
+     pic_order_cnt_bit_size) = _get_decode_fields(sh)
+    dec_ref_pic_marking_bit_size = sh.dec_ref_pic_marking_bit_size if picture.nal_ref_idc else 0
+    slice_group_change_cycle = sh.slice_group_change_cycle if sh.pps.num_slice_groups_minus1 else 0
     bottom = field and bottom_field_flag
     second_field = picture.is_second_field
     flags = 0
