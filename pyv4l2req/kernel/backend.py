@@ -95,8 +95,8 @@ class Backend(Protocol):
 class OSBackend:
     """The running kernel: ``fcntl.ioctl`` on the ctypes struct itself (a mutable buffer).
 
-    ``fcntl.ioctl(fd, request, arg, True)`` is the cheapest ioctl Python offers (~1 µs; a
-    ctypes call of libc's ``ioctl`` costs ~2.5 µs): for a buffer of at most 1024 bytes (every
+    ``fcntl.ioctl(fd, request, arg, True)`` is the cheapest ioctl Python offers (cheaper than a
+    ctypes call of libc's ``ioctl``; docs/benchmark.md): for a buffer of at most 1024 bytes (every
     V4L2 and media ioctl struct) it copies the struct to a C stack buffer, issues the ioctl
     with the GIL released and copies the struct back, after a failure too (``error_idx`` of
     ``v4l2_ext_controls`` is read after a failed ioctl). Pointers inside the struct

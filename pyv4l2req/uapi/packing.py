@@ -149,7 +149,7 @@ class _Gen:
                 # Array of small structs (ref_pic_list0/1): the same dict object often fills
                 # many entries (unused entries of a reference list), so an element that *is*
                 # the previous one reuses its values (same object = same values and same key
-                # check) instead of being looked up again (~3x fewer instructions per list).
+                # check) instead of being looked up again.
                 e, prev, vals = self.var("e"), self.var("p"), self.var("t")
                 L.append(f"{ind}{prev} = _NOTHING")
                 L.append(f"{ind}for {e} in {var}:")

@@ -62,9 +62,8 @@ NAL_SLICE_EXT = 20
 NAL_SLICE_EXT_DEPTH = 21
 
 START_CODE = b"\x00\x00\x01"
-#: start code prefix search: the regex engine scans slice data faster than a bytes.find loop
-#: (11.9 vs 18.9 µs per 22 KB access unit, best of 40 interleaved runs) although callgrind
-#: counts more instructions for it (123k vs 78k): the wall time is what counts here
+#: start code prefix search: the regex engine, which scans slice data faster than a
+#: bytes.find loop in wall time (the measurement: docs/benchmark.md)
 START_CODE_RE = re.compile(re.escape(START_CODE))
 _EPB = b"\x00\x00\x03"
 
