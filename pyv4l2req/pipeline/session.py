@@ -40,6 +40,9 @@ _DECODE_PARAMS, _SCALING_MATRIX = C.V4L2_CID_STATELESS_H264_DECODE_PARAMS, C.V4L
 _SLICE_PARAMS, _PRED_WEIGHTS = C.V4L2_CID_STATELESS_H264_SLICE_PARAMS, C.V4L2_CID_STATELESS_H264_PRED_WEIGHTS
 PROFILE_NAMES = {66: "Baseline", 77: "Main", 88: "Extended", 100: "High", 110: "High 10",
                  122: "High 4:2:2", 244: "High 4:4:4 Predictive", 44: "CAVLC 4:4:4 Intra"}
+#: what ``decode_mode`` / ``start_code`` accept (``Decoder`` and the CLI)
+DECODE_MODES = ("auto", "frame", "slice")
+START_CODES = ("auto", "annexb", "none")
 EXTRA_CAPTURE = 2  # frames held by us while being copied out / display slack
 
 
@@ -151,6 +154,10 @@ class DeviceSession:
         delimited); ``slice``/``frame``/``annexb``/``none`` force a choice and fail clearly
         when the device does not offer it.
         """
+        if decode_mode not in DECODE_MODES:
+            raise ValueError(f"unknown decode mode {decode_mode!r} (valid: {', '.join(DECODE_MODES)})")
+        if start_code not in START_CODES:
+            raise ValueError(f"unknown start code mode {start_code!r} (valid: {', '.join(START_CODES)})")
         D, S = C.V4L2_CID_STATELESS_H264_DECODE_MODE, C.V4L2_CID_STATELESS_H264_START_CODE
         modes = self.dev.menu_values(D)
         frame_mode, slice_mode = (C.V4L2_STATELESS_H264_DECODE_MODE_FRAME_BASED,

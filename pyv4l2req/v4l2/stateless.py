@@ -114,7 +114,9 @@ class StatelessSession:
         except BaseException:
             self.dev.close()
             raise
-        self.name = f"{video_path} ({self.dev.driver})"
+        # the emulated device's nodes exist only in its own namespace: name it, not its path
+        where = "emulated device" if getattr(backend, "name", "") == "emulated" else video_path
+        self.name = f"{where} ({self.dev.driver})"
         self.supports_hold = self.dev.supports_hold
         if not self.dev.supports_requests:
             self.close()
