@@ -60,7 +60,7 @@ def _fail(code: int, message: str) -> "click.exceptions.Exit":
 @click.option("--framemd5", type=click.Path(dir_okay=False, allow_dash=True),
               help="Write FFmpeg's framemd5 format: one md5 per output frame of the cropped picture in "
                    "the output layout (nv12, or yuv420p for i420/y4m); compare with "
-                   "'ffmpeg -i INPUT -pix_fmt yuv420p -fflags +bitexact -f framemd5 -'.")
+                   "'ffmpeg -flags unaligned -i INPUT -pix_fmt yuv420p -fflags +bitexact -f framemd5 -'.")
 @click.option("--decode-mode", type=click.Choice(["auto", "frame", "slice"]), default="auto", show_default=True,
               help="V4L2 decode mode (auto: what the device reports, frame-based preferred).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress line or notices; errors only.")
@@ -199,8 +199,9 @@ def _writing(path: str | None, write, *args):
 class _FrameMd5:
     """FFmpeg's framemd5 muxer output (version 2, as with ``-fflags +bitexact``: no software
     line): the header at the first frame, then ``stream, dts, pts, duration, size, md5``. The
-    time base is 1/25 and pts counts frames (what FFmpeg prints for raw H.264 without VUI
-    timing); the sample aspect ratio is 1/1."""
+    time base is one frame at the SPS's VUI frame rate (1/25 without one, as FFmpeg takes for
+    raw H.264) and pts counts frames; the sample aspect ratio is the SPS's (0/1 when its VUI
+    does not give one)."""
 
     def __init__(self, out) -> None:
         self.out = out
@@ -208,10 +209,11 @@ class _FrameMd5:
 
     def write(self, frame, data: bytes) -> None:
         if self.n == 0:
+            num, den = frame.frame_rate if frame.frame_rate[0] else (25, 1)
             self.out.write(
-                "#format: frame checksums\n#version: 2\n#hash: MD5\n#tb 0: 1/25\n"
+                f"#format: frame checksums\n#version: 2\n#hash: MD5\n#tb 0: {den}/{num}\n"
                 "#media_type 0: video\n#codec_id 0: rawvideo\n"
-                f"#dimensions 0: {frame.width}x{frame.height}\n#sar 0: 1/1\n"
+                f"#dimensions 0: {frame.width}x{frame.height}\n#sar 0: {frame.sar[0]}/{frame.sar[1]}\n"
                 "#stream#, dts,        pts, duration,     size, hash\n")
         self.out.write(f"0, {self.n:10d}, {self.n:10d}, {1:8d}, {len(data):8d}, "
                        f"{hashlib.md5(data).hexdigest()}\n")

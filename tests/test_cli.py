@@ -72,18 +72,26 @@ def test_framemd5_and_frames_limit(tmp_path):
 
 
 @pytest.mark.parametrize("fmt,pix_fmt", [("i420", "yuv420p"), ("nv12", "nv12")])
-def test_framemd5_equals_ffmpegs(tmp_path, fmt, pix_fmt):
-    """--framemd5 writes FFmpeg's framemd5 format: `diff` against ffmpeg's says nothing."""
+@pytest.mark.parametrize("src", [FIXTURES / "cropped_170x100.h264",  # odd crop: chroma sizes round up
+                                 "JVT-AVC_V1/CVFC1_Sony_C.jsv",  # left crop, VUI without aspect ratio
+                                 "other/cros-codecs/64x64-I-P-B-P-high.h264"])  # VUI timing: 30 fps
+def test_framemd5_equals_ffmpegs(tmp_path, fmt, pix_fmt, src):
+    """--framemd5 writes FFmpeg's framemd5 format: `diff` against ffmpeg's says nothing
+    (dimensions after cropping, time base from the VUI frame rate, sample aspect ratio)."""
     if shutil.which("ffmpeg") is None:
         pytest.skip("ffmpeg not installed")
-    src = FIXTURES / "cropped_170x100.h264"  # odd crop: chroma sizes round up
+    if isinstance(src, str):
+        from pyv4l2req.testing.vectors import require_vector
+
+        src = require_vector(src)
     ours = tmp_path / "ours.md5"
     r = run(str(src), "--device", "emulated", "--format", fmt, "--framemd5", str(ours))
     assert r.returncode == 0, r.stderr
-    ff = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-i", str(src), "-pix_fmt", pix_fmt,
+    ff = subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-flags", "unaligned", "-i", str(src),
+                         "-pix_fmt", pix_fmt,
                          "-fflags", "+bitexact", "-f", "framemd5", "-"], capture_output=True, text=True, check=True)
     assert ours.read_text() == ff.stdout
-    assert ff.stdout.count("\n0, ") >= 5
+    assert ff.stdout.count("\n0, ") >= 3 and ours.read_text().count("\n0, ") >= 3
 
 
 def test_slice_mode_gives_the_same_output(tmp_path):

@@ -72,6 +72,10 @@ class Frame:
     poc: int = 0
     corrupt: bool = False
     meta: dict = field(default_factory=dict)
+    #: sample aspect ratio (width, height) from the SPS's VUI; (0, 1) when the stream does not say
+    sar: tuple[int, int] = (0, 1)
+    #: frames per second (num, den) from the SPS's VUI timing; (0, 1) when the stream does not say
+    frame_rate: tuple[int, int] = (0, 1)
 
     @property
     def width(self) -> int:

@@ -119,6 +119,7 @@ class DeviceSession:
         self._corrupt: set[int] = set()
         self._refs: dict[int, tuple[int, ...]] = {}
         self._pack_cache = uh264.PackCache()
+        self._sar = self._frame_rate = (0, 1)  # of the sequence: every Frame gets them
         #: per CAPTURE buffer: its (y, uv) numpy views for a linear NV12 format (built at its
         #: first frame; dropped before the buffers are unmapped), False for other formats
         self._cap_views: list = []
@@ -208,6 +209,7 @@ class DeviceSession:
                             sizeimage=max(w * h * 3 // 4, 256 * 1024))
         self._cap_views = [None] * len(self.core.cap_q.buffers)  # type: ignore[union-attr]
         self._seq = seq
+        self._sar, self._frame_rate = seq.sps.sample_aspect_ratio, seq.sps.frame_rate
 
     # -- decoding ------------------------------------------------------------------------
     def submit(self, pic: "h264dec.PictureDecode") -> int:
@@ -311,6 +313,7 @@ class DeviceSession:
         frame = self._copy_out(index, crop)
         frame.timestamp_ns = ts
         frame.corrupt = corrupt
+        frame.sar, frame.frame_rate = self._sar, self._frame_rate
         return frame
 
     def _copy_out(self, index: int, crop) -> Frame:

@@ -11,6 +11,8 @@ value the spec infers. :meth:`SPS.from_fields` builds the same object from eleme
 
 from __future__ import annotations
 
+import math
+
 from .bitreader import BitReader
 from .scaling import ScalingMatrix, read_scaling_list, resolve_sps_lists
 from ...errors import BitstreamError
@@ -235,6 +237,33 @@ class SPS:
     max_dpb_frames: int
 
     @property
+    def sample_aspect_ratio(self) -> tuple[int, int]:
+        """(width, height) of a sample (E.2.1, Table E-1), reduced; (0, 1) when the VUI does not
+        say (as FFmpeg reports an unknown one)."""
+        if not self.aspect_ratio_info_present_flag:
+            return (0, 1)
+        if self.aspect_ratio_idc == _SAR_EXTENDED:
+            w, h = self.sar_width, self.sar_height
+        elif 1 <= self.aspect_ratio_idc <= len(_SAR_TABLE):
+            w, h = _SAR_TABLE[self.aspect_ratio_idc - 1]
+        else:
+            return (0, 1)
+        if not w or not h:
+            return (0, 1)
+        g = math.gcd(w, h)
+        return (w // g, h // g)
+
+    @property
+    def frame_rate(self) -> tuple[int, int]:
+        """Frames per second as (num, den), reduced, from the VUI timing (E.2.1: a frame is two
+        ticks, time_scale / (2 * num_units_in_tick)); (0, 1) when the VUI does not say."""
+        if not (self.timing_info_present_flag and self.num_units_in_tick and self.time_scale):
+            return (0, 1)
+        num, den = self.time_scale, 2 * self.num_units_in_tick
+        g = math.gcd(num, den)
+        return (num // g, den // g)
+
+    @property
     def display_width(self) -> int:
         return self.frame_width - self.crop_left - self.crop_right
 
@@ -281,6 +310,9 @@ class SPS:
 
 
 _SAR_EXTENDED = 255
+#: Table E-1: the sample aspect ratios of aspect_ratio_idc 1..16
+_SAR_TABLE = ((1, 1), (12, 11), (10, 11), (16, 11), (40, 33), (24, 11), (20, 11), (32, 11), (80, 33),
+              (18, 11), (15, 11), (64, 33), (160, 99), (4, 3), (3, 2), (2, 1))
 
 
 def parse_sps(rbsp: bytes, *, reader_cls: type[BitReader] = BitReader, tracer: list | None = None) -> SPS:
