@@ -205,7 +205,7 @@ class FrameWriter:
 
     FORMATS = (*FRAME_FORMATS, "y4m")
 
-    def __init__(self, stream: BinaryIO, fmt: str, fps: tuple[int, int] = (25, 1)) -> None:
+    def __init__(self, stream: BinaryIO, fmt: str, fps: tuple[int, int] | None = None) -> None:
         check_frame_format(fmt, self.FORMATS)
         self.stream = stream
         self.fmt = fmt
@@ -218,8 +218,13 @@ class FrameWriter:
         data = frame.to_bytes("nv12" if self.fmt == "nv12" else "i420")
         if self.fmt == "y4m":
             if not self._header_written:
+                # the stream's frame rate and sample aspect ratio when its VUI gives them (Y4M:
+                # A0:0 = unknown); 25 fps otherwise, as FFmpeg takes for raw H.264
+                fps = self.fps or (frame.frame_rate if frame.frame_rate[0] else (25, 1))
+                sar = frame.sar if frame.sar[0] else (0, 0)
                 self.stream.write(
-                    f"YUV4MPEG2 W{frame.width} H{frame.height} F{self.fps[0]}:{self.fps[1]} Ip A1:1 C420mpeg2 XYSCSS=420MPEG2\n".encode()
+                    f"YUV4MPEG2 W{frame.width} H{frame.height} F{fps[0]}:{fps[1]} Ip A{sar[0]}:{sar[1]} "
+                    f"C420mpeg2 XYSCSS=420MPEG2\n".encode()
                 )
                 self._header_written = True
             self.stream.write(b"FRAME\n")
