@@ -410,10 +410,38 @@ class StatelessSession:
                 if c is not None:
                     return c
             if not self._jobs:
+                held = self._held
+                if held is not None and timestamp_ns in (None, held[0]):
+                    self._release_held(timeout)  # no job will continue it: have it back
+                    continue
                 what = "any picture" if timestamp_ns is None else f"picture ts={timestamp_ns}"
-                held = f" (CAPTURE buffer {self._held[1]} is held for ts={self._held[0]})" if self._held else ""
-                raise DecodeError(f"waiting for {what}, but no request is in flight{held}")
+                raise DecodeError(f"waiting for {what}, but no request is in flight")
             self._reap_oldest(timeout)
+
+    def _release_held(self, timeout_s: float) -> None:
+        """The CAPTURE buffer held for a picture that no later job continues (a field without
+        its pair: at the end of a stream, or after damage) comes back: ``V4L2_DEC_CMD_FLUSH``
+        (every job is reaped, so the device is idle), then its completion as any other."""
+        ts, index = self._held  # type: ignore[misc]
+        self._held = None
+        try:
+            self.dev.decoder_cmd(v.V4L2_DEC_CMD_FLUSH)
+        except V4L2Error as e:
+            raise DecodeError(f"CAPTURE buffer {index} is held for picture ts={ts} and no job continues it; "
+                              f"{self.name} cannot release it ({e})") from e
+        deadline = time.monotonic() + timeout_s
+        while True:
+            cap = self.cap_q.dqbuf()  # type: ignore[union-attr]
+            if cap is not None:
+                self._callers.add(cap.index)
+                self._done[cap.timestamp_ns] = _new_tuple(
+                    Completion, (cap.timestamp_ns, cap.index, cap.flags & _ERROR != 0, cap.bytesused))
+                if cap.index == index:
+                    return
+            elif time.monotonic() > deadline:
+                raise DecodeError(f"CAPTURE buffer {index} (ts={ts}) did not come back after V4L2_DEC_CMD_FLUSH")
+            else:
+                self.backend.poll([(self.dev.fd, POLLIN)], 10)
 
     def drain(self) -> None:
         """Wait until every queued request has completed (a held CAPTURE buffer stays held)."""

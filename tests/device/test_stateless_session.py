@@ -174,6 +174,29 @@ def test_hold_capture_buf_continues_the_same_buffer(h264_device):
         assert s.wait(6000).timestamp_ns == 6000
 
 
+def test_a_held_buffer_no_job_continues_comes_back_when_waited_for(h264_device):
+    """A first field whose pair never comes (end of stream, damage): the job held its CAPTURE
+    buffer, no later job continues it; waiting for that picture has the device hand it back
+    (V4L2_DEC_CMD_FLUSH) instead of failing, and the session goes on."""
+    backend, info = h264_device
+    pic = make_idr(4, 4)
+    with StatelessSession.open(backend, info, v.V4L2_PIX_FMT_H264_SLICE) as s:
+        if not s.supports_hold:
+            pytest.skip(f"{s.name} does not support HOLD_CAPTURE_BUF")
+        s.configure(pic.width, pic.height, capture_formats=[v.V4L2_PIX_FMT_NV12], capture_buffers=3,
+                    in_flight=2, initial_controls=[pic.controls[0]], sizeimage=256 * 1024)
+        target = s.submit(pic.controls, [pic.nal], 7000, hold=True)
+        c = s.wait(7000)
+        assert (c.timestamp_ns, c.index) == (7000, target) and s.in_flight == 0
+        s.release_capture(c.index)
+        # and again with the held job still in flight when the wait starts
+        target = s.submit(pic.controls, [pic.nal], 8000, hold=True)
+        assert s.in_flight == 1
+        assert s.wait(8000).index == target
+        assert s.submit(pic.controls, [pic.nal], 9000) != target
+        assert s.wait(9000).timestamp_ns == 9000
+
+
 # ---------------------------------------------------------- faults (emulated device only)
 @pytest.fixture
 def emulated_fwht(fwht_device, backend_kind):
