@@ -378,11 +378,16 @@ class StatelessSession:
                     raise DecodeError(f"CAPTURE buffer for ts={job_ts} never came back")
                 self.backend.poll([(self.dev.fd, POLLIN)], 10)
                 continue
-            ts = cap.timestamp_ns
-            self._callers.add(cap.index)
-            self._done[ts] = _new_tuple(Completion, (ts, cap.index, cap.flags & _ERROR != 0, cap.bytesused))
-            if ts == job_ts:
+            if self._completion(cap) == job_ts:
                 return
+
+    def _completion(self, cap) -> int:
+        """A CAPTURE buffer the device handed back: the caller's now, its completion kept by
+        timestamp; returns the timestamp."""
+        ts = cap.timestamp_ns
+        self._callers.add(cap.index)
+        self._done[ts] = _new_tuple(Completion, (ts, cap.index, cap.flags & _ERROR != 0, cap.bytesused))
+        return ts
 
     def completed(self, reap: bool = True) -> list[Completion]:
         """Non-blocking: every completion not handed out yet (oldest first), after reaping the
@@ -410,9 +415,18 @@ class StatelessSession:
                 if c is not None:
                     return c
             if not self._jobs:
+                # every job is reaped. A CAPTURE buffer held for a picture that no job
+                # continued came back when the next picture's job started (m2m hands a held
+                # buffer back at the next timestamp), after that job's (holding) reap: take it
+                swept = False
+                while (cap := self.cap_q.dqbuf()) is not None:  # type: ignore[union-attr]
+                    self._completion(cap)
+                    swept = True
+                if swept:
+                    continue
                 held = self._held
                 if held is not None and timestamp_ns in (None, held[0]):
-                    self._release_held(timeout)  # no job will continue it: have it back
+                    self._release_held(timeout)  # still held, no job will continue it: have it back
                     continue
                 what = "any picture" if timestamp_ns is None else f"picture ts={timestamp_ns}"
                 raise DecodeError(f"waiting for {what}, but no request is in flight")
@@ -433,9 +447,7 @@ class StatelessSession:
         while True:
             cap = self.cap_q.dqbuf()  # type: ignore[union-attr]
             if cap is not None:
-                self._callers.add(cap.index)
-                self._done[cap.timestamp_ns] = _new_tuple(
-                    Completion, (cap.timestamp_ns, cap.index, cap.flags & _ERROR != 0, cap.bytesused))
+                self._completion(cap)
                 if cap.index == index:
                     return
             elif time.monotonic() > deadline:

@@ -130,3 +130,19 @@ def test_found_cases_stay_fixed(name, muts):
     data = fuzz.apply(_seed(name), muts)
     for out in (fuzz.run_parser(data), fuzz.run_pipeline(data)):
         assert fuzz.check(out) == [], (out.target, out.error)
+
+
+def test_found_lone_first_fields_are_output():
+    """Found by a long run: a PAFF stream damaged after two first fields (their pairs lost).
+    The first field's CAPTURE buffer, held for a pair that never came, was handed back by the
+    device when the next picture started, but nothing dequeued it: waiting for that picture
+    failed ("no request is in flight") and 0 frames came out."""
+    pytest.importorskip("av", reason="the emulated device's pixels need PyAV")
+    from pyv4l2req.testing.vectors import require_vector
+
+    data = require_vector("JVT-FR-EXT/HCAFF1_HHI.264").read_bytes()
+    muts = [fuzz.Mutation("drop_nal", 4051150339, 12123, 1332748793),
+            fuzz.Mutation("zero", 2265291548, 61902, 1891940756),
+            fuzz.Mutation("splice", 1702382273, 10120, 1752674575)]
+    out = fuzz.run_pipeline(fuzz.apply(data, muts))
+    assert fuzz.check(out) == [] and out.error is None and out.frames >= 2
