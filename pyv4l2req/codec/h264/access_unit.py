@@ -309,10 +309,7 @@ class AccessUnitSplitter:
             if not sh.redundant_pic_cnt:
                 self._prev_sh = sh
             return
-        if t in _AU_STARTERS and self._prev_sh is not None:
-            self._finish_au()
-            cur = self._cur
-        try:
+        try:  # (before the boundary: a parameter set skipped as malformed does not end an AU)
             if t == NAL_SPS:
                 self.parameter_sets.add_sps(nal)
             elif t == NAL_PPS:
@@ -320,6 +317,9 @@ class AccessUnitSplitter:
         except BitstreamError as e:
             self._skip(t, e)
             return
+        if t in _AU_STARTERS and self._prev_sh is not None:
+            self._finish_au()
+            cur = self._cur
         cur.nals.append(nal)
         if t == NAL_END_SEQUENCE:
             self._end_of_seq = True  # an end_of_stream NAL unit may still follow in this AU
