@@ -280,8 +280,8 @@ class H264Decoder:
     access unit the splitter marked damaged, and one after a frame_num gap that the SPS does
     not allow. A sequence that starts at a non-IDR picture (the parameter sets changed without
     an IDR: damage) resumes at the next I picture or recovery point like a mid-stream start.
-    Still raised: :class:`UnsupportedStream` (FMO, data partitioning, arbitrary slice order
-    where the profile allows it).
+    Still raised: :class:`UnsupportedStream` (FMO; data partitioning and arbitrary slice order
+    where the profile allows them).
     """
 
     def __init__(self, slice_controls: bool = True, damage: DamageLog | None = None) -> None:
@@ -332,7 +332,11 @@ class H264Decoder:
         sps, pps = sh0.sps, sh0.pps
         in_order = self._check_supported(slices, pps)
         if in_order is not slices:
-            slices, sh0, damaged = in_order, in_order[0].header, True
+            if not in_order:
+                return []
+            slices, damaged = in_order, True
+            sh0, nal0 = slices[0].header, slices[0].nal
+            sps, pps = sh0.sps, sh0.pps
         if sh0.first_mb_in_slice:
             damaged = True  # its first slice was lost
         idr = nal0.nal_unit_type == NAL_SLICE_IDR
@@ -404,8 +408,8 @@ class H264Decoder:
 
     def _check_supported(self, slices: list[Slice], pps: PPS) -> list[Slice]:
         """*slices*, or without the ones out of order when the profile has no arbitrary slice
-        order (damage: a repeated or stray slice); UnsupportedStream for what the uAPI cannot
-        express."""
+        order and the data partitions where it has no data partitioning (damage: a repeated
+        or stray slice); UnsupportedStream for what the uAPI cannot express."""
         if pps.num_slice_groups_minus1 > 0:
             raise UnsupportedStream(
                 f"PPS {pps.pic_parameter_set_id}: flexible macroblock ordering "
@@ -414,25 +418,29 @@ class H264Decoder:
         prev = -1
         out = slices
         for i, s in enumerate(slices):
+            sh = s.header
+            first_mb = sh.first_mb_in_slice
             if s.nal.nal_unit_type == NAL_SLICE_DPA:
-                raise UnsupportedStream("data partitioning (nal_unit_type 2..4) is not supported "
-                                        "by the V4L2 stateless H.264 uAPI")
-            first_mb = s.header.first_mb_in_slice
-            if first_mb <= prev:
-                sps = s.header.sps
+                if sh.sps.profile_idc == 88:  # Extended profile: data partitioning is valid
+                    raise UnsupportedStream("data partitioning (nal_unit_type 2..4) is not supported "
+                                            "by the V4L2 stateless H.264 uAPI")
+                problem = "a data partition (nal_unit_type 2) in a profile without data partitioning"
+            elif first_mb <= prev:
+                sps = sh.sps
                 if sps.profile_idc in (66, 88) and not sps.constraint_set1_flag:
                     raise UnsupportedStream(
                         f"arbitrary slice order: slice with first_mb_in_slice={first_mb} after one "
                         f"with {prev} (ASO is not supported by the V4L2 stateless H.264 uAPI)")
-                if out is slices:
-                    out = slices[:i]
-                self._skip_slice(s, BitstreamError(
-                    f"slice with first_mb_in_slice={first_mb} after one with {prev} in a profile "
-                    f"without arbitrary slice order (frame_num {s.header.frame_num})"))
+                problem = (f"first_mb_in_slice={first_mb} after one with {prev} in a profile "
+                           "without arbitrary slice order")
+            else:
+                if out is not slices:
+                    out.append(s)
+                prev = first_mb
                 continue
-            if out is not slices:
-                out.append(s)
-            prev = first_mb
+            if out is slices:
+                out = slices[:i]
+            self._skip_slice(s, BitstreamError(f"slice of frame_num {sh.frame_num}: {problem}"))
         return out
 
     # -- one picture ----------------------------------------------------------------------------
