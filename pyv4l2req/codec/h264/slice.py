@@ -316,7 +316,7 @@ def _prefix(r: BitReader, sh: SliceHeader, nal_unit_type: int, nal_ref_idc: int,
         raise MissingParameterSet(f"{r.what}: SPS {pps.seq_parameter_set_id} (of PPS {ppsid}) has not been received")
     sh.pps = pps
     sh.sps = sps
-    if sh.first_mb_in_slice >= sps.PicWidthInMbs * sps.FrameHeightInMbs:
+    if sh.first_mb_in_slice >= sps.FrameSizeInMbs:
         raise BitstreamError(f"{r.what}: first_mb_in_slice {sh.first_mb_in_slice} is outside the "
                              f"picture ({sps.PicWidthInMbs}x{sps.FrameHeightInMbs} macroblocks)")
     if sps.separate_colour_plane_flag:
