@@ -315,12 +315,21 @@ class H264Decoder:
         slices = [s for s in au.slices if not s.header.redundant_pic_cnt]
         if not slices:
             return []
+        # (the slices of an access unit share their PPS, so their SPS, and their IdrPicFlag)
+        sps = slices[0].header.sps
+        if sps is not self._key_sps:  # SPS objects are immutable: derive these once per SPS
+            self._key_sps, self._key, self._crop = sps, _sequence_key(sps), _crop_of(sps)
+        key = self._key
+        new_sequence = key is not self._seq_key and key != self._seq_key
+        idr = slices[0].nal.nal_unit_type == NAL_SLICE_IDR
+        restart = not self._started or (new_sequence and not idr)  # (then: recovering)
         damaged = au.damaged
-        try:  # the header rests this picture reads: now, before any state changes
-            if self._slice_controls or self._recovering or not self._started:
+        try:  # the header rests read for this picture (the first: the decode params): now,
+            # before any state changes
+            if self._slice_controls or self._recovering or restart:
                 for s in slices:
                     s.header.parse_all()
-            elif slices[0].nal.nal_ref_idc or slices[0].nal.nal_unit_type == NAL_SLICE_IDR:
+            else:
                 slices[0].header.parse_all()
         except BitstreamError:
             slices = self._well_formed(slices)
@@ -328,23 +337,16 @@ class H264Decoder:
                 return []
             damaged = True
         sh0 = slices[0].header
-        nal0 = slices[0].nal
-        sps, pps = sh0.sps, sh0.pps
+        pps = sh0.pps
         in_order = self._check_supported(slices, pps)
         if in_order is not slices:
             if not in_order:
                 return []
             slices, damaged = in_order, True
-            sh0, nal0 = slices[0].header, slices[0].nal
-            sps, pps = sh0.sps, sh0.pps
+            sh0 = slices[0].header
         if sh0.first_mb_in_slice:
             damaged = True  # its first slice was lost
-        idr = nal0.nal_unit_type == NAL_SLICE_IDR
-        if sps is not self._key_sps:  # SPS objects are immutable: derive these once per SPS
-            self._key_sps, self._key, self._crop = sps, _sequence_key(sps), _crop_of(sps)
-        key = self._key
-        new_sequence = key is not self._seq_key and key != self._seq_key
-        if not self._started or (new_sequence and not idr):
+        if restart:
             intra = all(_slice_kind(s.header.slice_type) == "I" for s in slices)
             if not (idr or intra or _has_recovery_point(au)):
                 self.skipped_access_units += 1
@@ -407,9 +409,10 @@ class H264Decoder:
         return out
 
     def _check_supported(self, slices: list[Slice], pps: PPS) -> list[Slice]:
-        """*slices*, or without the ones out of order when the profile has no arbitrary slice
-        order and the data partitions where it has no data partitioning (damage: a repeated
-        or stray slice); UnsupportedStream for what the uAPI cannot express."""
+        """*slices*, without the repeated ones (the same first_mb_in_slice), the ones out of
+        order when the profile has no arbitrary slice order and the data partitions when it
+        has no data partitioning (damage); UnsupportedStream for what the uAPI cannot
+        express."""
         if pps.num_slice_groups_minus1 > 0:
             raise UnsupportedStream(
                 f"PPS {pps.pic_parameter_set_id}: flexible macroblock ordering "
@@ -427,7 +430,7 @@ class H264Decoder:
                 problem = "a data partition (nal_unit_type 2) in a profile without data partitioning"
             elif first_mb <= prev:
                 sps = sh.sps
-                if sps.profile_idc in (66, 88) and not sps.constraint_set1_flag:
+                if first_mb < prev and sps.profile_idc in (66, 88) and not sps.constraint_set1_flag:
                     raise UnsupportedStream(
                         f"arbitrary slice order: slice with first_mb_in_slice={first_mb} after one "
                         f"with {prev} (ASO is not supported by the V4L2 stateless H.264 uAPI)")
