@@ -406,10 +406,33 @@ class StatelessSession:
                 if c is not None:
                     return c
             if not self._jobs:
+                if self._held is not None and timestamp_ns in (None, self._held[0]):
+                    self._release_held(timeout)  # e.g. a first field whose second never came
+                    continue
                 what = "any picture" if timestamp_ns is None else f"picture ts={timestamp_ns}"
-                held = f" (CAPTURE buffer {self._held[1]} is held for ts={self._held[0]})" if self._held else ""
-                raise DecodeError(f"waiting for {what}, but no request is in flight{held}")
+                raise DecodeError(f"waiting for {what}, but no request is in flight")
             self._reap_oldest(timeout)
+
+    def _release_held(self, timeout_s: float) -> None:
+        """V4L2_DEC_CMD_FLUSH: the device returns the CAPTURE buffer it holds (nothing in
+        flight), which becomes a completion."""
+        ts, index = self._held  # type: ignore[misc]
+        self._held = None
+        self.dev.decoder_cmd(v.V4L2_DEC_CMD_FLUSH)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            cap = self.cap_q.dqbuf()  # type: ignore[union-attr]
+            if cap is not None:
+                self._callers.add(cap.index)
+                self._done[cap.timestamp_ns] = Completion(
+                    cap.timestamp_ns, cap.index, cap.flags & v.V4L2_BUF_FLAG_ERROR != 0, cap.bytesused)
+                if cap.index == index:
+                    return
+            elif time.monotonic() > deadline:
+                raise DecodeError(f"CAPTURE buffer {index} held for ts={ts} did not come back after "
+                                  "V4L2_DEC_CMD_FLUSH")
+            else:
+                self.backend.poll([(self.dev.fd, POLLIN)], 10)
 
     def drain(self) -> None:
         """Wait until every queued request has completed (a held CAPTURE buffer stays held)."""

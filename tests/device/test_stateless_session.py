@@ -174,6 +174,25 @@ def test_hold_capture_buf_continues_the_same_buffer(h264_device):
         assert s.wait(6000).timestamp_ns == 6000
 
 
+def test_a_held_capture_buffer_comes_back_when_waited_for(h264_device):
+    """A job that holds its CAPTURE buffer and never gets its continuation (a first field whose
+    second field was lost): waiting for it sends V4L2_DEC_CMD_FLUSH, the device returns it."""
+    backend, info = h264_device
+    pic = make_idr(4, 4)
+    with StatelessSession.open(backend, info, v.V4L2_PIX_FMT_H264_SLICE) as s:
+        if not s.supports_hold:
+            pytest.skip(f"{s.name} does not support HOLD_CAPTURE_BUF")
+        s.configure(pic.width, pic.height, capture_formats=[v.V4L2_PIX_FMT_NV12], capture_buffers=3,
+                    in_flight=2, initial_controls=[pic.controls[0]], sizeimage=256 * 1024)
+        target = s.submit(pic.controls, [pic.nal], 5000, hold=True)
+        c = s.wait(5000)
+        assert (c.timestamp_ns, c.index, c.error) == (5000, target, False)
+        with pytest.raises(DecodeError, match="no request is in flight"):
+            s.wait(timeout_s=1)  # nothing held any more
+        assert s.submit(pic.controls, [pic.nal], 6000) != target
+        assert s.wait(6000).timestamp_ns == 6000
+
+
 # ---------------------------------------------------------- faults (emulated device only)
 @pytest.fixture
 def emulated_fwht(fwht_device, backend_kind):

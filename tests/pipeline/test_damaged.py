@@ -136,3 +136,28 @@ def test_nothing_decodable_stays_fatal():
         with pytest.raises(BitstreamError, match="no decodable H.264 picture"):
             list(dec.decode(junk(9, 8192)))
     assert dec.stats.nal_units_skipped > 0
+
+
+def test_a_first_field_whose_second_field_is_lost_is_output(tmp_path):
+    """A field-coded stream cut after a first field: the device holds that field's CAPTURE
+    buffer for the second one; the decoder gets it back (V4L2_DEC_CMD_FLUSH) and outputs the
+    lone field instead of failing."""
+    from pyv4l2req.testing.vectors import require_vector
+
+    data = require_vector("JVT-FR-EXT/FRExt4_Panasonic.avc").read_bytes()
+    sp = AccessUnitSplitter()
+    aus = sp.feed(data) + sp.flush()
+    def first_field(i: int) -> bool:  # followed by the other field of its frame
+        a, b = aus[i].slices[0].header, aus[i + 1].slices[0].header
+        return bool(a.field_pic_flag and b.field_pic_flag and a.frame_num == b.frame_num
+                    and a.bottom_field_flag != b.bottom_field_flag)
+
+    first = next(i for i in range(4, len(aus) - 1) if first_field(i))
+    last_nal = aus[first].nals[-1].data
+    cut = data.find(last_nal) + len(last_nal)
+    path = tmp_path / "cut.avc"
+    path.write_bytes(data[:cut])
+    dec, frames = decode(data[:cut])
+    assert dec.stats.pictures == first + 1
+    assert len(frames) >= ffmpeg_frames(path)
+    assert len(frames) == dec.stats.frames
