@@ -3,10 +3,12 @@
 Exit codes (also in ``--help``):
 
 ====  =====================================================================
-0     every frame decoded (corrupt frames flagged by the device are counted in the summary)
+0     decoded to the end: also through damage (malformed NAL units skipped, corrupt frames
+      and skipped pictures are counted in the summary)
 1     decoding stopped on an error; every frame decoded before it was written
 2     usage error (bad option)
-3     input problem: missing/unreadable file, not H.264 (Annex B or MP4/MOV)
+3     input problem: missing/unreadable file, not H.264 (Annex B or MP4/MOV), or nothing in
+      it could be decoded
 4     unsupported stream (profile, FMO/ASO, bit depth, ...)
 5     no stateless decoder device for H.264
 6     permission denied (input, output, or the device)
@@ -32,8 +34,9 @@ from .pipeline.frames import FrameWriter, format_from_extension
 EXIT_OK, EXIT_DECODE, EXIT_USAGE, EXIT_INPUT, EXIT_UNSUPPORTED, EXIT_NODEV, EXIT_PERM, EXIT_OUTPUT = range(8)
 
 _EPILOG = """\b
-Exit codes: 0 ok; 1 decode error (frames before it are written); 2 usage;
-3 input missing/not H.264; 4 unsupported stream; 5 no decoder device;
+Exit codes: 0 ok (also through damaged input: see the summary); 1 decode error
+(frames before it are written); 2 usage; 3 input missing/not H.264/nothing
+decodable; 4 unsupported stream; 5 no decoder device;
 6 permission denied; 7 cannot write the output.
 \b
 Examples:
@@ -171,6 +174,12 @@ def main(input_path: str, output: str | None, fmt: str | None, device: str, max_
     if not quiet or code:
         fps = frames / elapsed if elapsed > 0 else 0.0
         summary = f"{frames} frames, {fps:.1f} fps, {corrupt} corrupt"
+        if dec is not None:
+            stats = dec.stats
+            for n, one, many in ((stats.nal_units_skipped, "NAL unit", "NAL units"),
+                                 (stats.pictures_skipped, "picture", "pictures")):
+                if n:  # (undecodable pictures: damaged input, or a start at a non-IDR picture)
+                    summary += f", {n} {one if n == 1 else many} skipped (damaged)"
         if dec is not None and dec.device_name:
             summary += f", device {dec.device_name}"
         if code:

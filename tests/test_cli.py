@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -114,6 +116,22 @@ def test_not_h264_exit_3(tmp_path):
     r = run(str(bad), "--device", "emulated")
     assert r.returncode == 3
     assert "not an H.264 Annex B byte stream" in r.stderr
+
+
+def test_damaged_input_decodes_exit_0_and_the_summary_counts_the_damage(tmp_path):
+    """Junk with start codes in the middle of the clip: skipped, every frame written, exit 0."""
+    data = CLIP.read_bytes()
+    rng = random.Random(1)
+    junk = bytearray(rng.getrandbits(8) for _ in range(2048))
+    for p in range(0, len(junk) - 4, 256):
+        junk[p:p + 3] = b"\0\0\1"
+    bad = tmp_path / "damaged.h264"
+    bad.write_bytes(data[:len(data) // 5] + bytes(junk) + data[len(data) // 5:])
+    r = run(str(bad), "--device", "emulated", "--framemd5", str(tmp_path / "md5"))
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    assert re.search(r"24 frames, [\d.]+ fps, [1-9]\d* corrupt, [1-9]\d* NAL units? skipped \(damaged\)",
+                     r.stderr), r.stderr
 
 
 def test_hevc_in_mp4_is_unsupported_exit_4(tmp_path):

@@ -43,6 +43,17 @@ STREAMS = ("JVT-AVC_V1/BA1_FT_C.264", "JVT-AVC_V1/MR2_TANDBERG_E.264", "JVT-FR-E
            "fixtures/main_bframes_176x144.h264")
 
 
+MARKDOWN_INTRO = """# Damaged streams: pyv4l2req next to FFmpeg
+
+Made by `python3 tools/damaged.py --markdown docs/damaged.md`: each clean stream (shared
+conformance vectors, the project's fixtures) damaged one way at 10, 50 or 90 % of the file,
+decoded by `pyv4l2req-decode --device emulated` (frames out, exit code, traceback or not) and
+by FFmpeg's software decoder with its default error concealment (frames out). FFmpeg's count
+is a reference, not a rule; bold marks a file where pyv4l2req decoded fewer frames.
+
+"""
+
+
 def _splice(d: bytes, rng: random.Random, w: float, start_codes: bool) -> bytes:
     junk = bytearray(rng.getrandbits(8) for _ in range(2048))
     if start_codes:
@@ -120,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join([*rows, "", summary, ""])
     print(text)
     if args.markdown:
-        args.markdown.write_text(text)
+        args.markdown.write_text(MARKDOWN_INTRO + text)
     return 0
 
 

@@ -17,9 +17,11 @@ Input is pushed and frames are pulled (:class:`Decoder`): ``feed`` splits and de
 once and puts the frames in a ready queue of at most ``max_ready`` frames; access units that
 would overflow it wait, compressed, in a backlog and are decoded as frames are taken.
 
-A frame whose CAPTURE buffer came back with V4L2_BUF_FLAG_ERROR, or that references such a
-frame, is reported with ``frame.corrupt = True`` and counted; decoding goes on. On a fatal
-error every picture already decoded is still handed out before the exception propagates.
+A frame whose CAPTURE buffer came back with V4L2_BUF_FLAG_ERROR, or that the codec says is
+damaged, or that references such a frame, is reported with ``frame.corrupt = True`` and
+counted; decoding goes on. Malformed input is skipped by the codec layer and noted
+(:attr:`Decoder.damage`). On a fatal error every picture already decoded is still handed out
+before the exception propagates.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from ..codec.h264 import decoder as h264dec
-from ..codec.h264.access_unit import AccessUnitSplitter
+from ..codec.h264.access_unit import AccessUnitSplitter, DamageLog
 from ..errors import BitstreamError, PyV4L2ReqError
 from .frames import Frame
 from .session import DeviceSession, open_device
@@ -50,7 +52,11 @@ _END = object()
 
 @dataclass
 class DecodeStats:
-    """Counters of one decode; ``corrupt`` frames were flagged by the device (or inherited it)."""
+    """Counters of one decode. ``corrupt`` frames were flagged by the device, or damaged, or
+    reference such a frame. What damage cost: ``nal_units_skipped`` (malformed NAL units and
+    slices dropped), ``pictures_skipped`` (not decodable while resynchronising: a start or a
+    restart at a non-IDR picture, references never decoded), ``damaged`` (pictures decoded
+    with slices lost, or after pictures lost)."""
 
     access_units: int = 0
     pictures: int = 0
@@ -59,6 +65,9 @@ class DecodeStats:
     corrupt: int = 0
     reconfigurations: int = 0
     corrupt_timestamps: list[int] = field(default_factory=list)
+    nal_units_skipped: int = 0
+    pictures_skipped: int = 0
+    damaged: int = 0
 
 
 class Decoder:
@@ -96,11 +105,22 @@ class Decoder:
     pulls from holds at most *max_ready* decoded frames, while its backlog grows with the
     input it is given.
 
-    Errors: a fatal error (device, request, malformed stream) stops decoding, and ``feed``
-    and ``flush`` do not raise it. The frames decoded before it are handed out first (also
-    the pictures the device had finished that were still waiting for their display turn);
-    then the pull that finds the queue empty raises the error, and so does every later pull.
-    After a fatal error ``feed`` and ``flush`` take no more input.
+    Damage is not fatal: a malformed NAL unit, slice header or parameter set is skipped and
+    noted in :attr:`damage` (:class:`~pyv4l2req.codec.h264.access_unit.DamageNote` s: which
+    NAL unit, the error message); decoding resumes at the next picture that can be decoded
+    (its references present, or the next I picture / recovery point); a picture that lost
+    slices or follows lost pictures, and every picture referencing it, comes out with
+    ``frame.corrupt``. :attr:`stats` counts what was skipped.
+
+    Fatal errors: :class:`UnsupportedStream` (FMO, data partitioning, ASO, >8-bit or
+    non-4:2:0 pictures), :class:`NoDeviceError`, device and request errors
+    (:class:`V4L2Error`, :class:`RequestError`, :class:`DecodeError`), and a
+    :class:`BitstreamError` at the end of a stream that held no decodable picture at all.
+    A fatal error stops decoding, and ``feed`` and ``flush`` do not raise it. The frames
+    decoded before it are handed out first (also the pictures the device had finished that
+    were still waiting for their display turn); then the pull that finds the queue empty
+    raises the error, and so does every later pull. After a fatal error ``feed`` and
+    ``flush`` take no more input.
     """
 
     def __init__(
@@ -124,9 +144,12 @@ class Decoder:
         self.device_name: str = self.session.name
         self.stats = DecodeStats()
         self.max_ready = max_ready
-        self._splitter = AccessUnitSplitter()
+        #: what was skipped as malformed, in stream order (the splitter's and the codec's notes)
+        self.damage = DamageLog()
+        self._splitter = AccessUnitSplitter(damage=self.damage)
         # frame-based devices build their reference lists from the DPB: no per-slice controls
-        self._codec = h264dec.H264Decoder(slice_controls=not self.session.frame_based)
+        self._codec = h264dec.H264Decoder(slice_controls=not self.session.frame_based,
+                                          damage=self.damage)
         self._next_ts = TIMESTAMP_STEP_NS
         self._index = 0
         self._ready: deque[Frame] = deque()  # decoded frames, display order
@@ -227,6 +250,15 @@ class Decoder:
             self._run()
         except PyV4L2ReqError as exc:
             self._fail(exc)
+        finally:
+            self._count_damage()
+
+    def _count_damage(self) -> None:
+        """The damage counters of :attr:`stats`, from the splitter's and the codec's."""
+        stats, codec = self.stats, self._codec
+        stats.nal_units_skipped = self._splitter.skipped_nal_units + codec.skipped_nal_units
+        stats.pictures_skipped = codec.skipped_access_units + codec.skipped_pictures
+        stats.damaged = codec.damaged_pictures
 
     def _run(self) -> None:
         """The per-access-unit loop (the hot path): decode each access unit of the backlog and

@@ -14,8 +14,10 @@ codec-agnostic part (formats, buffers, requests, CAPTURE ownership, completions)
   dict, decode params, and in slice-based mode slice params and pred weights per request),
   the slices as bitstream chunks (start code + NAL unit, never concatenated), HOLD_CAPTURE_BUF
   for the slices of a picture and a first field;
-- which picture is in which CAPTURE buffer, reference/corrupt bookkeeping, and turning a
-  decoded CAPTURE buffer into a :class:`Frame` (copy).
+- which picture is in which CAPTURE buffer, reference/corrupt bookkeeping (a picture is
+  corrupt when the device flags its buffer V4L2_BUF_FLAG_ERROR, when the codec says it is
+  ``damaged``, or when it references a corrupt picture), and turning a decoded CAPTURE buffer
+  into a :class:`Frame` (copy).
 
 The codec's per-picture control values are read in one place, at the top of
 :meth:`DeviceSession.submit`.
@@ -235,6 +237,9 @@ class DeviceSession:
             self._matrix_src = matrix
         ts = pic.timestamp_ns
         self._refs[ts] = pic.reference_timestamps  # a tuple (PictureDecode): kept as it is
+        corrupted = self._corrupt  # damage the codec saw, or a corrupt reference: corrupt too
+        if pic.damaged or (corrupted and not corrupted.isdisjoint(pic.reference_timestamps)):
+            corrupted.add(ts)
         hold_picture = self._supports_hold and bool(pic.is_first_field)
         core_submit = self.core.submit
         if per_slice is None:  # frame-based: one request, the decode params packed into its payload
@@ -307,7 +312,7 @@ class DeviceSession:
             entry = self._decoded[ts] = (c.index, c.error)
         index, error = entry
         corrupted = self._corrupt
-        corrupt = error or (bool(corrupted) and not corrupted.isdisjoint(self._refs.get(ts, ())))
+        corrupt = error or (bool(corrupted) and (ts in corrupted or not corrupted.isdisjoint(self._refs.get(ts, ()))))
         if corrupt:
             corrupted.add(ts)
         frame = self._copy_out(index, crop)

@@ -18,7 +18,9 @@ Targets and what they check (:class:`Outcome`):
 - :func:`run_pipeline`: ``pyv4l2req.Decoder`` on the emulated device.
 
 Invariants (:func:`check`): only the library's documented errors escape
-(:class:`~pyv4l2req.errors.PyV4L2ReqError` subclasses); a case ends within a time bound;
+(:class:`~pyv4l2req.errors.PyV4L2ReqError` subclasses), and malformed input
+(:class:`~pyv4l2req.errors.BitstreamError`) only when it held nothing decodable: damage is
+skipped, it never ends decoding after frames came out; a case ends within a time bound;
 the pipeline leaves no file descriptor open and hands out every frame it decoded (the frames
 the caller received equal ``Decoder.stats.frames``); Python memory (tracemalloc peak, when
 asked) stays under a bound.
@@ -34,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from ..errors import PyV4L2ReqError
+from ..errors import BitstreamError, PyV4L2ReqError
 
 KINDS = ("flip", "truncate", "splice", "zero", "dup_nal", "swap_nal", "drop_nal", "sps_field", "mp4_box")
 
@@ -315,6 +317,9 @@ def check(out: Outcome, bounds: Bounds = Bounds()) -> list[str]:
     problems = []
     if not out.documented:
         problems.append(f"{type(out.error).__name__} escaped: {out.error}")
+    elif isinstance(out.error, BitstreamError) and out.frames:
+        # malformed input is skipped: it ends decoding only when nothing was decodable at all
+        problems.append(f"malformed input ended decoding after {out.frames} frames: {out.error}")
     if out.seconds > bounds.seconds:
         problems.append(f"took {out.seconds:.1f} s (bound {bounds.seconds} s)")
     if out.fds_leaked > 0:

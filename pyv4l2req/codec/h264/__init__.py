@@ -15,6 +15,6 @@ units with parsed slice headers), :func:`~.nal.split_annexb`, :func:`~.mp4.iter_
 :class:`~.paramsets.ParameterSets`.
 """
 
-from .access_unit import AccessUnit, AccessUnitSplitter, Slice
+from .access_unit import AccessUnit, AccessUnitSplitter, DamageLog, DamageNote, Slice
 
-__all__ = ["AccessUnit", "AccessUnitSplitter", "Slice"]
+__all__ = ["AccessUnit", "AccessUnitSplitter", "DamageLog", "DamageNote", "Slice"]

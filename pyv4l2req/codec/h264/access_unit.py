@@ -7,6 +7,8 @@
   every slice header once (``AccessUnit.slices``; the prefix that access unit boundaries need
   at once, the rest on first access: see :class:`~.slice.SliceHeader`).
 - :class:`AccessUnit`, :class:`Slice`: what it hands out.
+- :class:`DamageNote`, :class:`DamageLog`: what was skipped as malformed (the splitter and the
+  decoder write to one log the caller gives them).
 
 NAL units and the Annex B scan are :mod:`.nal`'s (below the parameter set parsers; this module
 is above them).
@@ -34,10 +36,44 @@ from .nal import (
 from .paramsets import ParameterSets
 from .slice import SliceHeader
 
-__all__ = ["AccessUnit", "Slice", "AccessUnitSplitter", "first_vcl_of_new_picture"]
+__all__ = ["AccessUnit", "Slice", "AccessUnitSplitter", "DamageLog", "DamageNote",
+           "first_vcl_of_new_picture"]
 
 #: Non-VCL types that start a new access unit after a VCL NAL unit (7.4.1.2.3).
 _AU_STARTERS = frozenset((NAL_SEI, NAL_SPS, NAL_PPS, NAL_AUD, 14, 15, 16, 17, 18))
+
+
+@dataclass(frozen=True)
+class DamageNote:
+    """One piece of the stream skipped as malformed: the NAL unit (its index in the stream,
+    counted from 0, when known; its nal_unit_type when it has a header) and the
+    :class:`BitstreamError` message, which names the syntax element."""
+
+    nal_index: int | None
+    nal_unit_type: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"NAL unit #{self.nal_index}" if self.nal_index is not None else "NAL unit"
+        kind = f" (type {self.nal_unit_type})" if self.nal_unit_type is not None else ""
+        return f"{where}{kind} skipped: {self.message}"
+
+
+class DamageLog(list):
+    """The :class:`DamageNote` s of a stream in the order they were found; keeps the first
+    :attr:`limit` notes (a long damaged stream does not grow it without bound), ``count``
+    counts them all."""
+
+    limit = 1000
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def add(self, nal_index: int | None, nal_unit_type: int | None, error: BaseException) -> None:
+        self.count += 1
+        if len(self) < self.limit:
+            self.append(DamageNote(nal_index, nal_unit_type, str(error)))
 
 
 @dataclass(eq=False)
@@ -54,10 +90,13 @@ class AccessUnit:
 
     ``slices`` holds the coded slices (nal_unit_type 1, 2 and 5), primary and redundant, with
     their parsed headers; ``nals`` every NAL unit of the AU (parameter sets, SEI, slices, ...).
+    ``damaged``: a malformed NAL unit was skipped while this access unit was being received
+    (it may have lost a slice).
     """
 
     nals: list[NalUnit] = field(default_factory=list)
     slices: list[Slice] = field(default_factory=list)
+    damaged: bool = False
 
     @property
     def primary_slices(self) -> list[Slice]:
@@ -129,13 +168,21 @@ class AccessUnitSplitter:
     ``parameter_sets`` (:class:`~pyv4l2req.codec.h264.paramsets.ParameterSets`) is updated as
     SPS/PPS NAL units are seen, before the following slices are parsed. Slices whose PPS/SPS
     has not been received are dropped (counted in ``dropped_nal_units``), as are access units
-    without any slice. A malformed NAL unit raises :class:`BitstreamError` naming it; it is
-    dropped and the access units completed so far are returned by the next call.
+    without any slice.
+
+    Damage is skipped, never raised: a malformed NAL unit (forbidden_zero_bit set, an SPS, PPS
+    or slice header prefix that does not parse) is dropped, counted in ``skipped_nal_units``
+    and noted in ``damage`` (a :class:`DamageLog`, shared with the decoder when given);
+    the access unit open at that moment is marked ``damaged`` (unless the NAL unit was a
+    parameter set). A malformed SPS or PPS does not replace the one of its id received before.
     """
 
-    def __init__(self, parameter_sets: ParameterSets | None = None) -> None:
+    def __init__(self, parameter_sets: ParameterSets | None = None, damage: DamageLog | None = None) -> None:
         self.parameter_sets = parameter_sets if parameter_sets is not None else ParameterSets()
+        self.damage = damage if damage is not None else DamageLog()
         self.dropped_nal_units = 0
+        self.skipped_nal_units = 0
+        self.nal_units = 0  # NAL units seen (the index of the next one)
         # bytes of the NAL unit being received (after its start code) when _open, else the
         # last <= 2 bytes seen before the first start code (a start code may straddle chunks);
         # bytes from one chunk, a bytearray once a NAL unit spans chunks
@@ -145,7 +192,6 @@ class AccessUnitSplitter:
         self._prev_sh: SliceHeader | None = None  # header of the last primary slice of the current AU
         self._end_of_seq = False
         self._ready: list[AccessUnit] = []
-        self._errors: list[BitstreamError] = []
 
     # -- byte stream ----------------------------------------------------------------------
     def feed(self, data: bytes) -> list[AccessUnit]:
@@ -214,32 +260,43 @@ class AccessUnitSplitter:
 
     def _take(self) -> list[AccessUnit]:
         out, self._ready = self._ready, []
-        if self._errors:
-            err = self._errors[0]
-            self._errors = []
-            self._ready = out
-            raise err
         return out
 
     def _on_nal_bytes(self, data: bytes) -> None:
         """One NAL unit found by :meth:`feed` (``data`` non-empty bytes)."""
         h = data[0]
-        try:
-            if h & 0x80:
+        if h & 0x80:
+            self.nal_units += 1
+            try:
                 NalUnit.from_bytes(data)  # raises the forbidden_zero_bit error
-            self.push_nal(NalUnit(h & 0x1F, (h >> 5) & 3, data))
-        except BitstreamError as e:
-            self._errors.append(e)
+            except BitstreamError as e:
+                self._skip(None, e)
+            return
+        self.push_nal(NalUnit(h & 0x1F, (h >> 5) & 3, data))
+
+    def _skip(self, nal_unit_type: int | None, error: BitstreamError) -> None:
+        """The last NAL unit seen is malformed: drop it, note it; unless it was a parameter set,
+        the open access unit may have lost a slice with it."""
+        self.skipped_nal_units += 1
+        if nal_unit_type != NAL_SPS and nal_unit_type != NAL_PPS:
+            self._cur.damaged = True
+        self.damage.add(self.nal_units - 1, nal_unit_type, error)
 
     # -- NAL units ------------------------------------------------------------------------
     def push_nal(self, nal: NalUnit) -> None:
-        """Add one NAL unit (for NAL-unit sources such as MP4); completed AUs are queued."""
+        """Add one NAL unit (for NAL-unit sources such as MP4); completed AUs are queued. A
+        malformed one is skipped (see the class docstring)."""
+        self.nal_units += 1
         t = nal.nal_unit_type
         if self._end_of_seq and t != NAL_END_STREAM:
             self._finish_au()  # after end_of_seq_rbsp() a new access unit begins
         cur = self._cur
         if t in (NAL_SLICE, NAL_SLICE_IDR, NAL_SLICE_DPA):
-            sh = self.parameter_sets.parse_slice_header(nal)
+            try:
+                sh = self.parameter_sets.parse_slice_header(nal)
+            except BitstreamError as e:
+                self._skip(t, e)
+                return
             if sh is None:
                 self.dropped_nal_units += 1
                 return
@@ -252,13 +309,17 @@ class AccessUnitSplitter:
             if not sh.redundant_pic_cnt:
                 self._prev_sh = sh
             return
+        try:  # (before the boundary: a parameter set skipped as malformed does not end an AU)
+            if t == NAL_SPS:
+                self.parameter_sets.add_sps(nal)
+            elif t == NAL_PPS:
+                self.parameter_sets.add_pps(nal)
+        except BitstreamError as e:
+            self._skip(t, e)
+            return
         if t in _AU_STARTERS and self._prev_sh is not None:
             self._finish_au()
             cur = self._cur
-        if t == NAL_SPS:
-            self.parameter_sets.add_sps(nal)
-        elif t == NAL_PPS:
-            self.parameter_sets.add_pps(nal)
         cur.nals.append(nal)
         if t == NAL_END_SEQUENCE:
             self._end_of_seq = True  # an end_of_stream NAL unit may still follow in this AU

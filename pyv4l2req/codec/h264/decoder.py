@@ -15,16 +15,21 @@ It joins POC (:mod:`.poc`), marking (:mod:`.dpb`), reference lists (:mod:`.refli
 bumping (:mod:`.output`), like GStreamer's ``gsth264decoder.c``. Both fields of a frame share
 the first field's timestamp. A stream that starts at a non-IDR picture is skipped up to the first
 I picture or recovery point SEI. No I/O here.
+
+Damage (see :class:`H264Decoder`) is skipped, not raised: a slice whose header turns out
+malformed, or that a profile without arbitrary slice order has out of order, is dropped and
+noted; the picture that lost it is decoded marked ``damaged``, and so is a picture after a
+frame_num gap the stream does not allow (lost pictures); a new sequence that starts at a
+non-IDR picture (its parameter sets changed by damage) is resumed like a mid-stream start.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Sequence
 
-from ...errors import UnsupportedStream
-from .access_unit import AccessUnit, Slice
+from ...errors import BitstreamError, UnsupportedStream
+from .access_unit import AccessUnit, DamageLog, Slice
 from .dpb import BOTTOM, FRAME, TOP, Dpb, FrameStore
 from .output import OutputQueue
 from .picture import Crop, PictureReference, ReferencePicture
@@ -116,6 +121,9 @@ class PictureDecode:
     structure: int                  # 1 top field, 2 bottom field, 3 frame
     top_field_order_cnt: int
     bottom_field_order_cnt: int
+    #: the picture lost slices to damage, or follows pictures lost to it (a frame_num gap the
+    #: stream does not allow): the caller marks it corrupt, and the pictures that reference it
+    damaged: bool = False
 
     @property
     def is_reference(self) -> bool:
@@ -262,10 +270,25 @@ class H264Decoder:
     decoder nor for its V4L2 decode params (:func:`.v4l2_controls.decode_params_control`).
     While starting mid-stream the lists are still built, to skip pictures whose references
     were never decoded.
+
+    Malformed input is skipped, never raised (``BitstreamError`` does not escape): a slice
+    whose header rest does not parse, or a slice out of order where the profile forbids
+    arbitrary slice order, is dropped (``skipped_nal_units``, a note in ``damage``, the
+    :class:`~.access_unit.DamageLog` the splitter writes too when the caller shares it); the
+    picture is decoded from its other slices with ``PictureDecode.damaged`` set
+    (``damaged_pictures`` counts them), as is a picture that lost its first slice, one of an
+    access unit the splitter marked damaged, and one after a frame_num gap that the SPS does
+    not allow. A sequence that starts at a non-IDR picture (the parameter sets changed without
+    an IDR: damage) resumes at the next I picture or recovery point like a mid-stream start.
+    Still raised: :class:`UnsupportedStream` (FMO; data partitioning and arbitrary slice order
+    where the profile allows them).
     """
 
-    def __init__(self, slice_controls: bool = True) -> None:
+    def __init__(self, slice_controls: bool = True, damage: DamageLog | None = None) -> None:
         self._slice_controls = slice_controls
+        self.damage = damage if damage is not None else DamageLog()
+        self.skipped_nal_units = 0
+        self.damaged_pictures = 0
         self._dpb = Dpb()
         self._out = OutputQueue(self._dpb)
         self._poc = PocState()
@@ -292,12 +315,38 @@ class H264Decoder:
         slices = [s for s in au.slices if not s.header.redundant_pic_cnt]
         if not slices:
             return []
+        # (the slices of an access unit share their PPS, so their SPS, and their IdrPicFlag)
+        sps = slices[0].header.sps
+        if sps is not self._key_sps:  # SPS objects are immutable: derive these once per SPS
+            self._key_sps, self._key, self._crop = sps, _sequence_key(sps), _crop_of(sps)
+        key = self._key
+        new_sequence = key is not self._seq_key and key != self._seq_key
+        idr = slices[0].nal.nal_unit_type == NAL_SLICE_IDR
+        restart = not self._started or (new_sequence and not idr)  # (then: recovering)
+        damaged = au.damaged
+        try:  # the header rests read for this picture (the first: the decode params): now,
+            # before any state changes
+            if self._slice_controls or self._recovering or restart:
+                for s in slices:
+                    s.header.parse_all()
+            else:
+                slices[0].header.parse_all()
+        except BitstreamError:
+            slices = self._well_formed(slices)
+            if not slices:
+                return []
+            damaged = True
         sh0 = slices[0].header
-        nal0 = slices[0].nal
-        sps, pps = sh0.sps, sh0.pps
-        self._check_supported(slices, pps)
-        idr = nal0.nal_unit_type == NAL_SLICE_IDR
-        if not self._started:
+        pps = sh0.pps
+        in_order = self._check_supported(slices, pps)
+        if in_order is not slices:
+            if not in_order:
+                return []
+            slices, damaged = in_order, True
+            sh0 = slices[0].header
+        if sh0.first_mb_in_slice:
+            damaged = True  # its first slice was lost
+        if restart:
             intra = all(_slice_kind(s.header.slice_type) == "I" for s in slices)
             if not (idr or intra or _has_recovery_point(au)):
                 self.skipped_access_units += 1
@@ -308,10 +357,7 @@ class H264Decoder:
             if not idr:
                 self._prev_ref_frame_num = (sh0.frame_num - 1) % sps.MaxFrameNum
         events: list[Event] = []
-        if sps is not self._key_sps:  # SPS objects are immutable: derive these once per SPS
-            self._key_sps, self._key, self._crop = sps, _sequence_key(sps), _crop_of(sps)
-        key = self._key
-        if key is not self._seq_key and key != self._seq_key:
+        if new_sequence:
             no_output = idr and bool(sh0.no_output_of_prior_pics_flag)
             self._first_field = None
             self._out.flush_all(output=not no_output)
@@ -329,7 +375,7 @@ class H264Decoder:
         self._sps = sps
         self._out.max_num_reorder_frames = (
             sps.max_num_reorder_frames if sps.bitstream_restriction_flag else None)
-        events += self._decode_picture(slices, sps, pps, idr, timestamp_ns)
+        events += self._decode_picture(slices, sps, pps, idr, timestamp_ns, damaged)
         return events
 
     def flush(self) -> list[Event]:
@@ -346,27 +392,63 @@ class H264Decoder:
         return events
 
     # -- checks ---------------------------------------------------------------------------------
-    @staticmethod
-    def _check_supported(slices: Sequence[Slice], pps: PPS) -> None:
+    def _skip_slice(self, s: Slice, error: BitstreamError) -> None:
+        self.skipped_nal_units += 1
+        self.damage.add(None, s.nal.nal_unit_type, error)
+
+    def _well_formed(self, slices: list[Slice]) -> list[Slice]:
+        """The slices whose whole header parses; the others are skipped as damage."""
+        out = []
+        for s in slices:
+            try:
+                s.header.parse_all()
+            except BitstreamError as e:
+                self._skip_slice(s, e)
+            else:
+                out.append(s)
+        return out
+
+    def _check_supported(self, slices: list[Slice], pps: PPS) -> list[Slice]:
+        """*slices*, without the repeated ones (the same first_mb_in_slice), the ones out of
+        order when the profile has no arbitrary slice order and the data partitions when it
+        has no data partitioning (damage); UnsupportedStream for what the uAPI cannot
+        express."""
         if pps.num_slice_groups_minus1 > 0:
             raise UnsupportedStream(
                 f"PPS {pps.pic_parameter_set_id}: flexible macroblock ordering "
                 f"(num_slice_groups_minus1={pps.num_slice_groups_minus1}) cannot be expressed "
                 "in the V4L2 stateless H.264 uAPI")
         prev = -1
-        for s in slices:
+        out = slices
+        for i, s in enumerate(slices):
+            sh = s.header
+            first_mb = sh.first_mb_in_slice
             if s.nal.nal_unit_type == NAL_SLICE_DPA:
-                raise UnsupportedStream("data partitioning (nal_unit_type 2..4) is not supported "
-                                        "by the V4L2 stateless H.264 uAPI")
-            first_mb = s.header.first_mb_in_slice
-            if first_mb <= prev:
-                raise UnsupportedStream(
-                    f"arbitrary slice order: slice with first_mb_in_slice={first_mb} after one "
-                    f"with {prev} (ASO is not supported by the V4L2 stateless H.264 uAPI)")
-            prev = first_mb
+                if sh.sps.profile_idc == 88:  # Extended profile: data partitioning is valid
+                    raise UnsupportedStream("data partitioning (nal_unit_type 2..4) is not supported "
+                                            "by the V4L2 stateless H.264 uAPI")
+                problem = "a data partition (nal_unit_type 2) in a profile without data partitioning"
+            elif first_mb <= prev:
+                sps = sh.sps
+                if first_mb < prev and sps.profile_idc in (66, 88) and not sps.constraint_set1_flag:
+                    raise UnsupportedStream(
+                        f"arbitrary slice order: slice with first_mb_in_slice={first_mb} after one "
+                        f"with {prev} (ASO is not supported by the V4L2 stateless H.264 uAPI)")
+                problem = (f"first_mb_in_slice={first_mb} after one with {prev} in a profile "
+                           "without arbitrary slice order")
+            else:
+                if out is not slices:
+                    out.append(s)
+                prev = first_mb
+                continue
+            if out is slices:
+                out = slices[:i]
+            self._skip_slice(s, BitstreamError(f"slice of frame_num {sh.frame_num}: {problem}"))
+        return out
 
     # -- one picture ----------------------------------------------------------------------------
-    def _decode_picture(self, slices: list[Slice], sps: SPS, pps: PPS, idr: bool, ts: int) -> list[Event]:
+    def _decode_picture(self, slices: list[Slice], sps: SPS, pps: PPS, idr: bool, ts: int,
+                        damaged: bool) -> list[Event]:
         sh0 = slices[0].header
         nal_ref_idc = slices[0].nal.nal_ref_idc
         is_ref = nal_ref_idc != 0
@@ -394,6 +476,8 @@ class H264Decoder:
             elif frame_num != self._prev_ref_frame_num and \
                     frame_num != (self._prev_ref_frame_num + 1) % max_frame_num:
                 self._fill_frame_num_gap(sps, frame_num)
+                if not sps.gaps_in_frame_num_value_allowed_flag:
+                    damaged = True  # pictures were lost before this one
             events += self._take_events()
             self._decode_index += 1
             # (attributes set after a positional call: keyword arguments to a dataclass's
@@ -442,7 +526,9 @@ class H264Decoder:
             tuple(sorted(refs)),  # reference_timestamps,
             field_pic and not is_second, is_second,  # is_first_field, is_second_field,
             cur_poc, frame_num, nal_ref_idc, idr, structure,  # poc, frame_num, nal_ref_idc, is_idr, structure,
-            store.top_field_order_cnt, store.bottom_field_order_cnt))
+            store.top_field_order_cnt, store.bottom_field_order_cnt, damaged))
+        if damaged:
+            self.damaged_pictures += 1
 
         # -- marking (8.2.5) -----------------------------------------------------------------
         mmco5 = False

@@ -316,6 +316,9 @@ def _prefix(r: BitReader, sh: SliceHeader, nal_unit_type: int, nal_ref_idc: int,
         raise MissingParameterSet(f"{r.what}: SPS {pps.seq_parameter_set_id} (of PPS {ppsid}) has not been received")
     sh.pps = pps
     sh.sps = sps
+    if sh.first_mb_in_slice >= sps.FrameSizeInMbs:
+        raise BitstreamError(f"{r.what}: first_mb_in_slice {sh.first_mb_in_slice} is outside the "
+                             f"picture ({sps.PicWidthInMbs}x{sps.FrameHeightInMbs} macroblocks)")
     if sps.separate_colour_plane_flag:
         sh.colour_plane_id = r.u(2, "colour_plane_id")
     sh.frame_num = r.u(sps.log2_max_frame_num_minus4 + 4, "frame_num")
@@ -325,6 +328,9 @@ def _prefix(r: BitReader, sh: SliceHeader, nal_unit_type: int, nal_ref_idc: int,
         if field:
             sh.bottom_field_flag = r.u1("bottom_field_flag")
     if idr:
+        if sh.slice_type % 5 != SLICE_I and sh.slice_type % 5 != SLICE_SI or sh.frame_num:
+            raise BitstreamError(f"{r.what}: slice_type {sh.slice_type} and frame_num {sh.frame_num} "
+                                 "in an IDR picture (7.4.3: I or SI slices, frame_num 0)")
         sh.idr_pic_id = ue("idr_pic_id", 65535)
     poc_start = r.pos
     poc_type = sps.pic_order_cnt_type

@@ -222,6 +222,7 @@ class SPS:
     PicHeightInMapUnits: int
     PicSizeInMapUnits: int
     FrameHeightInMbs: int
+    FrameSizeInMbs: int             # PicWidthInMbs * FrameHeightInMbs
     CropUnitX: int
     CropUnitY: int
     #: coded size in luma samples (PicWidthInMbs * 16, FrameHeightInMbs * 16)
@@ -453,6 +454,7 @@ def _complete(s: SPS) -> None:
     s.PicHeightInMapUnits = s.pic_height_in_map_units_minus1 + 1
     s.PicSizeInMapUnits = s.PicWidthInMbs * s.PicHeightInMapUnits
     s.FrameHeightInMbs = (2 - s.frame_mbs_only_flag) * s.PicHeightInMapUnits
+    s.FrameSizeInMbs = s.PicWidthInMbs * s.FrameHeightInMbs
     if s.ChromaArrayType == 0:
         s.CropUnitX = 1
         s.CropUnitY = 2 - s.frame_mbs_only_flag

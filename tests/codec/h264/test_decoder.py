@@ -236,9 +236,21 @@ class TestRobustness:
             H264Decoder().decode_access_unit(a, 0)
 
     def test_aso_is_unsupported(self) -> None:
-        a = au(make_sps(), "I", 0, 0, idr=True, slices=2, first_mbs=(8, 0))
+        # Baseline without constraint_set1_flag allows arbitrary slice order: a valid stream
+        a = au(make_sps(profile_idc=66), "I", 0, 0, idr=True, slices=2, first_mbs=(8, 0))
         with pytest.raises(UnsupportedStream, match="arbitrary slice order"):
             H264Decoder().decode_access_unit(a, 0)
+
+    def test_slice_out_of_order_without_aso_is_damage(self) -> None:
+        # High profile has no ASO: a slice out of order (here a repeated one) is dropped, noted,
+        # and its picture decoded from the others, marked damaged
+        a = au(make_sps(), "I", 0, 0, idr=True, slices=3, first_mbs=(0, 8, 8))
+        dec = H264Decoder()
+        (d,) = [e for e in dec.decode_access_unit(a, 0) if isinstance(e, PictureDecode)]
+        assert [s.header.first_mb_in_slice for s in d.slices] == [0, 8]
+        assert d.damaged and dec.damaged_pictures == 1 and dec.skipped_nal_units == 1
+        (note,) = dec.damage
+        assert "first_mb_in_slice=8 after one with 8" in note.message and note.nal_unit_type == 5
 
     def test_redundant_slices_dropped(self) -> None:
         a = au(make_sps(), "I", 0, 0, idr=True, slices=2)

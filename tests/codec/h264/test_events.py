@@ -40,7 +40,7 @@ def test_positional_construction_field_order() -> None:
     assert names(PictureDecode) == [
         "timestamp_ns", "sps", "pps", "slices", "dpb", "reference_timestamps", "is_first_field",
         "is_second_field", "poc", "frame_num", "nal_ref_idc", "is_idr", "structure",
-        "top_field_order_cnt", "bottom_field_order_cnt"]
+        "top_field_order_cnt", "bottom_field_order_cnt", "damaged"]
     assert names(FrameStore)[:2] == ["timestamp_ns", "frame_num"]
     assert names(PocResult) == ["top_field_order_cnt", "bottom_field_order_cnt", "pic_order_cnt_msb",
                                 "frame_num_offset"]

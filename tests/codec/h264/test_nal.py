@@ -9,6 +9,7 @@ access-unit splitter; the splitter must give the same AUs for any chunking of th
 from __future__ import annotations
 
 import random
+import re
 import subprocess
 from pathlib import Path
 
@@ -191,7 +192,7 @@ def test_slices_before_parameter_sets_are_dropped() -> None:
     assert sp.dropped_nal_units > 0
 
 
-def test_malformed_slice_raises_and_keeps_completed_aus() -> None:
+def test_malformed_slice_is_skipped_and_noted() -> None:
     p = require_vector("JVT-AVC_V1/SVA_BA2_D.264")
     nals = split_annexb(p.read_bytes())
     good = b"".join(b"\x00\x00\x01" + n.data for n in nals)
@@ -202,34 +203,58 @@ def test_malformed_slice_raises_and_keeps_completed_aus() -> None:
     bad = b"".join(b"\x00\x00\x01" + n.data for n in nals[:cut]) + b"\x00\x00\x01" + bad_nal \
         + b"".join(b"\x00\x00\x01" + n.data for n in nals[cut:])
     sp = AccessUnitSplitter()
-    with pytest.raises(BitstreamError, match="slice header.*truncated"):
-        sp.feed(bad)
-    rest = sp.flush()
-    assert _au_signature(rest) == ref
+    aus = sp.feed(bad) + sp.flush()  # does not raise
+    assert _au_signature(aus) == ref  # every other NAL unit where it was
+    assert sp.skipped_nal_units == 1
+    (note,) = sp.damage
+    assert note.nal_index == cut and note.nal_unit_type == bad_nal[0] & 0x1F
+    assert re.search("slice header.*truncated", note.message), note.message
+    assert str(note).startswith(f"NAL unit #{cut} (type {note.nal_unit_type}) skipped: ")
+    # the access unit open when it was skipped may have lost it: marked damaged, no other
+    assert [i for i, au in enumerate(aus) if au.damaged] == [
+        next(i for i, au in enumerate(aus) if au.nals[-1] is not None
+             and sum(len(a.nals) for a in aus[:i + 1]) >= cut)]
 
 
-def test_corrupted_streams_raise_only_bitstream_errors() -> None:
+def test_corrupted_streams_are_skipped_and_noted_never_raised() -> None:
     """Random byte corruption of a High-profile stream with scaling matrices: the splitter
-    raises BitstreamError (and goes on with the next NAL unit), never anything else."""
+    skips what does not parse (a note per NAL unit skipped) and raises nothing."""
     p = require_vector("JVT-FR-EXT/FRExt1_Panasonic.avc")
     data = p.read_bytes()[:20000]
     rng = random.Random(3)
-    errors = 0
+    skipped = 0
     for _ in range(300):
         b = bytearray(data)
         for _ in range(rng.randint(1, 20)):
             b[rng.randrange(len(b))] = rng.randrange(256)
         sp = AccessUnitSplitter()
-        calls = [lambda: sp.feed(bytes(b))] + [sp.flush] * 50
-        for call in calls:
-            try:
-                call()
-            except BitstreamError:
-                errors += 1
-                continue
-            if call is sp.flush:
-                break
-    assert errors > 0
+        aus = sp.feed(bytes(b)) + sp.flush()
+        assert all(au.slices for au in aus)
+        assert sp.damage.count == len(sp.damage) == sp.skipped_nal_units
+        assert all(n.message for n in sp.damage)
+        skipped += sp.skipped_nal_units
+    assert skipped > 0
+
+
+def test_a_malformed_sps_does_not_replace_the_good_one() -> None:
+    """An SPS repeated later, corrupted so that it no longer parses: skipped, the one before
+    stays in force, and the slices after it are parsed with it (a parameter set is not a
+    slice: no access unit is marked damaged; nor does a skipped NAL unit end one)."""
+    p = require_vector("JVT-AVC_V1/BA1_FT_C.264")
+    nals = split_annexb(p.read_bytes())
+    sps = next(n for n in nals if n.nal_unit_type == 7)
+    broken = sps.data[:4] + b"\xff" * 4  # profile/level kept, then a ue(v) that never ends
+    cut = [i for i, n in enumerate(nals) if n.nal_unit_type in (1, 5)][10]
+    stream = [n.data for n in nals[:cut]] + [broken] + [n.data for n in nals[cut:]]
+    sp = AccessUnitSplitter()
+    aus = sp.feed(b"".join(b"\x00\x00\x01" + d for d in stream)) + sp.flush()
+    good = AccessUnitSplitter()
+    ref = good.feed(b"".join(b"\x00\x00\x01" + n.data for n in nals)) + good.flush()
+    assert _au_signature(aus) == _au_signature(ref)
+    assert sp.skipped_nal_units == 1 and sp.damage[0].nal_unit_type == 7
+    assert sp.parameter_sets.sps[0] == good.parameter_sets.sps[0]
+    assert not any(au.damaged for au in aus)
+    assert all(a.slices[0].header.sps is aus[0].slices[0].header.sps for a in aus)
 
 
 def test_repeated_idr_pictures_without_delimiters(tmp_path: Path, h264_oracle) -> None:

@@ -150,8 +150,20 @@ def test_parameter_sets_follow_sps_changes(h264_oracle) -> None:
     # the same SPS again: nothing changes (same objects)
     assert ps.add_sps(NalUnit(7, 3, b"\x67" + _sps_with_matrix(W, {0: a}))) is first.sps
     assert ps.pps[0] is first
-    # a new SPS 0 with another list 0: the PPS is re-resolved, the old object is untouched
+    # a new SPS 0 with another list 0: held back until the next IDR slice (7.4.1.2.1) ...
     ps.add_sps(NalUnit(7, 3, b"\x67" + _sps_with_matrix(W, {0: b})))
+    assert ps.pps[0] is first and ps.sps[0] is first.sps
+
+    def slice_(nal_unit_type: int) -> None:  # (whether its header parses or not)
+        try:
+            ps.parse_slice_header(NalUnit(nal_unit_type, 3, bytes([0x60 | nal_unit_type, 0x88, 0x80])))
+        except BitstreamError:
+            pass
+
+    slice_(1)
+    assert ps.pps[0] is first
+    slice_(5)  # ... then it replaces SPS 0
+    # the PPS is re-resolved, the old object is untouched
     assert ps.pps[0].scaling_matrix.scaling_list_4x4[0] == tuple(b)
     assert ps.pps[0].sps is ps.sps[0]
     assert first.scaling_matrix.scaling_list_4x4[0] == tuple(a)
