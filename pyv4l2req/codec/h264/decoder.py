@@ -324,12 +324,13 @@ class H264Decoder:
         idr = slices[0].nal.nal_unit_type == NAL_SLICE_IDR
         restart = not self._started or (new_sequence and not idr)  # (then: recovering)
         damaged = au.damaged
-        try:  # the header rests read for this picture (the first: the decode params): now,
-            # before any state changes
+        try:  # the header rests read for this picture, now, before any state changes: all of
+            # them for reference lists; else the first one's when the decode params read it
+            # (dec_ref_pic_marking() of a reference picture; v4l2_controls.decode_params_control)
             if self._slice_controls or self._recovering or restart:
                 for s in slices:
                     s.header.parse_all()
-            else:
+            elif slices[0].nal.nal_ref_idc or slices[0].header.pps.num_slice_groups_minus1:
                 slices[0].header.parse_all()
         except BitstreamError:
             slices = self._well_formed(slices)
