@@ -114,3 +114,15 @@ def test_failed_init_is_not_success(installed_driver: tuple[Path, str]) -> None:
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == {"init": va.VA_STATUS_ERROR_OPERATION_FAILED}
     assert "PYV4L2REQ_VA_DEVICE='video3'" in run.stderr
+
+
+def test_failed_python_start_is_not_success(installed_driver: tuple[Path, str]) -> None:
+    """When the driver's Python init code fails, cffi's embedded call returns 0; the C entry
+    point sees that str_vendor was never set and returns VA_STATUS_ERROR_OPERATION_FAILED."""
+    from pyv4l2req_va import vaconst as va
+
+    run = subprocess.run([sys.executable, str(HARNESS), str(installed_driver[0]), "--break-start"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"init": va.VA_STATUS_ERROR_OPERATION_FAILED}
+    assert "ImportError" in run.stderr or "ModuleNotFoundError" in run.stderr, run.stderr
