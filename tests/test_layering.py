@@ -90,6 +90,16 @@ def test_codec_layer_is_sans_io(path: Path) -> None:
     assert not bad, f"codec layer module does I/O: {bad}"
 
 
+ADAPTERS = {"pyv4l2req_va"}
+"""Separate distributions built on pyv4l2req (va/: the VA-API driver); the core never imports them."""
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_core_never_imports_an_adapter(path: Path) -> None:
+    bad = [f"line {n}: imports {name}" for name, n in _imports(path) if name.split(".")[0] in ADAPTERS]
+    assert not bad, f"{path.relative_to(ROOT)}: the core package imports an adapter: {bad}"
+
+
 def test_layering_check_catches_violations(tmp_path: Path) -> None:
     """The checker itself: a codec module importing the kernel layer is reported."""
     (tmp_path / "pyv4l2req" / "codec").mkdir(parents=True)
@@ -103,5 +113,10 @@ def test_layering_check_catches_violations(tmp_path: Path) -> None:
             test_module_respects_layers(bad)
         with pytest.raises(AssertionError, match="does I/O"):
             test_codec_layer_is_sans_io(bad)
+        adapter_user = tmp_path / "pyv4l2req" / "pipeline" / "va.py"
+        adapter_user.parent.mkdir()
+        adapter_user.write_text("import pyv4l2req_va.driver\n")
+        with pytest.raises(AssertionError, match="imports an adapter"):
+            test_core_never_imports_an_adapter(adapter_user)
     finally:
         ROOT = saved
