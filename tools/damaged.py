@@ -30,6 +30,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 VECTORS = REPO.parent / "shared" / "vectors"
 
+#: in the --markdown file, the hand-written text starts at this line (kept when regenerating)
+KEEP_MARKER = "<!-- written by hand, kept by tools/damaged.py --markdown -->"
+
 #: (name, function(data, rng, where) -> damaged data); *where* is a fraction of the file
 DAMAGES = {
     "junk with start codes": lambda d, rng, w: _splice(d, rng, w, start_codes=True),
@@ -131,7 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join([*rows, "", summary, ""])
     print(text)
     if args.markdown:
-        args.markdown.write_text(MARKDOWN_INTRO + text)
+        # the hand-written part after KEEP_MARKER in an existing file is kept
+        old = args.markdown.read_text() if args.markdown.exists() else ""
+        kept = "\n" + old[old.index(KEEP_MARKER):] if KEEP_MARKER in old else ""
+        args.markdown.write_text(MARKDOWN_INTRO + text + kept)
     return 0
 
 
