@@ -366,20 +366,23 @@ class StatelessSession:
             raise DecodeError(f"request for ts={job_ts} completed but no OUTPUT buffer came back")
         self._free_out.append(done.index)
         pool.release(slot)  # type: ignore[union-attr]
-        if holds:
-            return
-        deadline = None
+        if not holds:
+            self._capture_back(job_ts, self.timeout_s if timeout_s is None else timeout_s,
+                               f"CAPTURE buffer for ts={job_ts} never came back")
+
+    def _capture_back(self, ts: int, timeout_s: float, missing: str) -> None:
+        """Dequeue the CAPTURE buffers the device hands back (each becomes a completion) until
+        the one of picture *ts* is among them; DecodeError *missing* after *timeout_s*."""
+        deadline = time.monotonic() + timeout_s
         while True:
             cap = self.cap_q.dqbuf()  # type: ignore[union-attr]
-            if cap is None:
-                if deadline is None:
-                    deadline = time.monotonic() + (self.timeout_s if timeout_s is None else timeout_s)
-                elif time.monotonic() > deadline:
-                    raise DecodeError(f"CAPTURE buffer for ts={job_ts} never came back")
+            if cap is not None:
+                if self._completion(cap) == ts:
+                    return
+            elif time.monotonic() > deadline:
+                raise DecodeError(missing)
+            else:
                 self.backend.poll([(self.dev.fd, POLLIN)], 10)
-                continue
-            if self._completion(cap) == job_ts:
-                return
 
     def _completion(self, cap) -> int:
         """A CAPTURE buffer the device handed back: the caller's now, its completion kept by
@@ -443,17 +446,8 @@ class StatelessSession:
         except V4L2Error as e:
             raise DecodeError(f"CAPTURE buffer {index} is held for picture ts={ts} and no job continues it; "
                               f"{self.name} cannot release it ({e})") from e
-        deadline = time.monotonic() + timeout_s
-        while True:
-            cap = self.cap_q.dqbuf()  # type: ignore[union-attr]
-            if cap is not None:
-                self._completion(cap)
-                if cap.index == index:
-                    return
-            elif time.monotonic() > deadline:
-                raise DecodeError(f"CAPTURE buffer {index} (ts={ts}) did not come back after V4L2_DEC_CMD_FLUSH")
-            else:
-                self.backend.poll([(self.dev.fd, POLLIN)], 10)
+        self._capture_back(ts, timeout_s,
+                           f"CAPTURE buffer {index} (ts={ts}) did not come back after V4L2_DEC_CMD_FLUSH")
 
     def drain(self) -> None:
         """Wait until every queued request has completed (a held CAPTURE buffer stays held)."""
