@@ -220,6 +220,16 @@ def mutate(data: bytes, m: Mutation) -> bytes:
     raise ValueError(f"unknown mutation kind {kind!r} (valid: {', '.join(KINDS)})")
 
 
+def junk_with_start_codes(seed: int, size: int = 2048) -> bytes:
+    """*size* random bytes with a start code every 256 bytes: what looks most like NAL units
+    (the damaged-stream tests splice it in)."""
+    rng = random.Random(seed)
+    out = bytearray(rng.getrandbits(8) for _ in range(size))
+    for p in range(0, size - 4, 256):
+        out[p:p + 3] = b"\0\0\1"
+    return bytes(out)
+
+
 def apply(data: bytes, mutations: Sequence[Mutation]) -> bytes:
     for m in mutations:
         data = mutate(data, m)

@@ -14,6 +14,7 @@ from pyv4l2req import Decoder
 from pyv4l2req.codec.h264.access_unit import AccessUnitSplitter
 from pyv4l2req.codec.h264.nal import split_annexb
 from pyv4l2req.errors import BitstreamError
+from pyv4l2req.testing.fuzz import junk_with_start_codes
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 BFRAMES = FIXTURES / "main_bframes_176x144.h264"  # 24 pictures, IDR at 0 and 12
@@ -34,12 +35,7 @@ def ffmpeg_frames(path: Path) -> int:
     return n
 
 
-def junk(seed: int, size: int = 2048) -> bytes:
-    rng = random.Random(seed)
-    out = bytearray(rng.getrandbits(8) for _ in range(size))
-    for p in range(0, size - 4, 256):
-        out[p:p + 3] = b"\0\0\1"
-    return bytes(out)
+junk = junk_with_start_codes
 
 
 def flips(data: bytes, pos: int, seed: int) -> bytes:

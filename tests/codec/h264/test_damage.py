@@ -6,7 +6,6 @@ The pictures are counted by PictureOutput events (what a caller turns into frame
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from pyv4l2req.codec.h264.decoder import H264Decoder, PictureDecode, PictureOutp
 from pyv4l2req.codec.h264.nal import NalUnit, split_annexb
 from pyv4l2req.codec.h264.slice import parse_slice_header
 from pyv4l2req.errors import BitstreamError
+from pyv4l2req.testing.fuzz import junk_with_start_codes
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
 BFRAMES = FIXTURES / "main_bframes_176x144.h264"  # 24 pictures, IDR at 0 and 12, 1 slice each
@@ -52,13 +52,7 @@ def annexb(nals: list[bytes]) -> bytes:
     return b"".join(b"\x00\x00\x00\x01" + n for n in nals)
 
 
-def junk(seed: int, size: int = 2048) -> bytes:
-    """Random bytes with a start code every 256 bytes (what looks most like NAL units)."""
-    rng = random.Random(seed)
-    out = bytearray(rng.getrandbits(8) for _ in range(size))
-    for p in range(0, size - 4, 256):
-        out[p:p + 3] = b"\0\0\1"
-    return bytes(out)
+junk = junk_with_start_codes
 
 
 @pytest.mark.parametrize("slice_controls", [True, False], ids=["slice-controls", "frame-based"])
