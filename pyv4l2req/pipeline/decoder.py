@@ -153,10 +153,9 @@ class Decoder:
         self._next_ts = TIMESTAMP_STEP_NS
         self._index = 0
         self._ready: deque[Frame] = deque()  # decoded frames, display order
-        # access units not decoded yet, then _END after flush() or a split error: decoding order
+        # access units not decoded yet, then _END after flush(): decoding order
         self._backlog: deque[object] = deque()
         self._events: Iterator[object] | None = None  # the rest of a partly handled event list
-        self._split_error: PyV4L2ReqError | None = None  # queued in the backlog: no more input
         self._error: PyV4L2ReqError | None = None  # decoding stopped: raised once _ready is empty
 
     # -- public API ----------------------------------------------------------------------
@@ -228,19 +227,13 @@ class Decoder:
     # -- internals -------------------------------------------------------------------------
     def _take(self, split: Callable[..., list], data: bytes | None) -> None:
         """Split *data* (``None``: the end of the stream) into the backlog and start decoding.
-        A split error goes into the backlog after the access units before it: it is raised
-        when decoding reaches it, as a decode error would be."""
-        if self._error is not None or self._split_error is not None:
+        The splitter raises nothing: it skips malformed NAL units and notes them (``damage``)."""
+        if self._error is not None:
             return  # decoding has stopped; the next pull raises the error
         backlog = self._backlog
-        try:
-            backlog.extend(split() if data is None else split(data))
-        except PyV4L2ReqError as exc:
-            self._split_error = exc
-            backlog.append(exc)
-        else:
-            if data is None:
-                backlog.append(_END)
+        backlog.extend(split() if data is None else split(data))
+        if data is None:
+            backlog.append(_END)
         self._decode()
 
     def _decode(self) -> None:
@@ -281,8 +274,6 @@ class Decoder:
                 item = backlog.popleft()
                 if item is _END:
                     events = iter([*self._codec.flush(), _END])
-                elif isinstance(item, PyV4L2ReqError):
-                    raise item  # a split error, in its place in the stream
                 else:
                     stats.access_units += 1
                     ts = self._next_ts
