@@ -115,7 +115,7 @@ class StatelessSession:
             self.dev.close()
             raise
         # the emulated device's nodes exist only in its own namespace: name it, not its path
-        where = "emulated device" if getattr(backend, "name", "") == "emulated" else video_path
+        where = "emulated" if getattr(backend, "name", "") == "emulated" else video_path
         self.name = f"{where} ({self.dev.driver})"
         self.supports_hold = self.dev.supports_hold
         if not self.dev.supports_requests:

@@ -25,5 +25,5 @@ def test_bad_options_are_value_errors_naming_the_valid_ones(kwargs, message):
 
 def test_emulated_device_is_named_as_such():
     with pyv4l2req.Decoder(device="emulated") as dec:
-        assert dec.device_name == "emulated device (emulated-h264)"
+        assert dec.device_name == "emulated (emulated-h264)"
         assert "/dev/" not in dec.device_name
